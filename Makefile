@@ -1,0 +1,41 @@
+# Two commands do everything on a fresh machine with only Python 3.11+:
+#   make run    - virtualenv, install, migrate, then chat in the terminal on the example data
+#   make test   - virtualenv, install, lint, type-check, then the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+AS ?= amara.okafor@stmarys.example.org
+
+.PHONY: run test lint install migrate bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/hotline db upgrade
+	$(BIN)/hotline directory import data/example/directory.yaml
+
+run: migrate
+	$(BIN)/hotline chat --as $(AS)
+
+lint: install
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/faq_quality.py
+
+clean:
+	rm -rf $(VENV) hotline.db hotline.db-wal hotline.db-shm

@@ -1,0 +1,198 @@
+"""FAQ matching quality and speed, side by side with a plain rapidfuzz baseline.
+
+    python bench/faq_quality.py [--queries ../shared/eval/faq-dev.jsonl] [--data data]
+
+Prints accuracy figures for both matchers on the query set (one JSON object a line with
+`query` and `expected`, an FAQ id or null), then per-query latency of our matcher with the real
+index and with an index padded to 1,000 entries. A benchmark, not a test: it prints, never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+from bot.knowledge import Band, FaqEntry, FaqIndex, build_index, load_knowledge_base
+from bot.knowledge.schema import entry_texts
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_QUERIES = ROOT.parent / "shared" / "eval" / "faq-dev.jsonl"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    answer_id: str | None
+    ranked: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Figures:
+    overall: float
+    in_scope_top1: float
+    in_scope_answered: float
+    out_of_scope_rejection: float
+    recall_at_3: float
+
+
+def load_queries(path: Path) -> list[tuple[str, str | None]]:
+    rows = []
+    for line in path.read_text("utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            rows.append((d["query"], d["expected"]))
+    return rows
+
+
+def figures(rows: Sequence[tuple[str, str | None]], outcomes: Sequence[Outcome]) -> Figures:
+    inside = [(e, o) for (_, e), o in zip(rows, outcomes, strict=True) if e is not None]
+    outside = [o for (_, e), o in zip(rows, outcomes, strict=True) if e is None]
+    correct = sum(o.answer_id == e for (_, e), o in zip(rows, outcomes, strict=True))
+    return Figures(
+        overall=correct / len(rows),
+        in_scope_top1=sum(o.ranked[:1] == (e,) for e, o in inside) / max(len(inside), 1),
+        in_scope_answered=sum(o.answer_id == e for e, o in inside) / max(len(inside), 1),
+        out_of_scope_rejection=sum(o.answer_id is None for o in outside) / max(len(outside), 1),
+        recall_at_3=sum(e in o.ranked[:3] for e, o in inside) / max(len(inside), 1),
+    )
+
+
+def ours(index: FaqIndex) -> Callable[[str], Outcome]:
+    from bot.knowledge.matcher import match
+
+    def run(q: str) -> Outcome:
+        r = match(q, index)
+        return Outcome(
+            r.answer_id if r.band is Band.ANSWER else None, tuple(s.id for s in r.suggestions)
+        )
+
+    return run
+
+
+def baseline_scores(
+    entries: Sequence[FaqEntry], rows: Sequence[tuple[str, str | None]]
+) -> list[list[tuple[str, float]]]:
+    choices: list[str] = []
+    owners: list[str] = []
+    for e in entries:
+        for text in entry_texts(e):
+            choices.append(text)
+            owners.append(e.id)
+    out = []
+    for q, _ in rows:
+        best: dict[str, float] = {}
+        for _, score, pos in process.extract(q, choices, scorer=fuzz.token_set_ratio, limit=30):
+            best.setdefault(owners[pos], score)
+        out.append(sorted(best.items(), key=lambda kv: -kv[1]))
+    return out
+
+
+def baseline_outcomes(scored: list[list[tuple[str, float]]], threshold: float) -> list[Outcome]:
+    return [
+        Outcome(s[0][0] if s and s[0][1] >= threshold else None, tuple(i for i, _ in s[:3]))
+        for s in scored
+    ]
+
+
+def tune_baseline(
+    rows: Sequence[tuple[str, str | None]], scored: list[list[tuple[str, float]]]
+) -> float:
+    return max(range(0, 101), key=lambda t: figures(rows, baseline_outcomes(scored, t)).overall)
+
+
+def padded(entries: Sequence[FaqEntry], size: int, seed: int = 7) -> list[FaqEntry]:
+    """The real entries plus synthetic ones built from the corpus vocabulary and invented words."""
+    rng = random.Random(seed)
+    vocab = sorted(
+        {w for e in entries for w in (e.question + " " + e.answer).lower().split() if w.isalpha()}
+    )
+    invented = [
+        "".join(rng.choice("abcdefghijklmnoprstuvw") for _ in range(rng.randint(4, 10)))
+        for _ in range(4000)
+    ]
+    pool = vocab + invented
+
+    def sentence(n: int) -> str:
+        return " ".join(rng.choice(pool) for _ in range(n))
+
+    out = list(entries)
+    while len(out) < size:
+        base = rng.choice(entries)
+        out.append(
+            replace(
+                base,
+                id=f"synthetic-{len(out)}",
+                question=sentence(rng.randint(6, 14)),
+                alternatives=tuple(sentence(rng.randint(3, 12)) for _ in range(12)),
+                keywords=tuple(rng.choice(pool) for _ in range(8)),
+                answer=sentence(rng.randint(50, 120)),
+            )
+        )
+    return out
+
+
+def latency(
+    run: Callable[[str], object], queries: Sequence[str], repeat: int = 5
+) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        for q in queries:
+            t0 = time.perf_counter_ns()
+            run(q)
+            samples.append((time.perf_counter_ns() - t0) / 1e6)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.99) - 1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
+    ap.add_argument("--data", type=Path, default=ROOT / "data")
+    ap.add_argument("--misses", action="store_true", help="list the queries our matcher gets wrong")
+    args = ap.parse_args()
+
+    rows = load_queries(args.queries)
+    kb = load_knowledge_base(args.data)
+    entries = kb.index.entries
+    run = ours(kb.index)
+    our_out = [run(q) for q, _ in rows]
+    scored = baseline_scores(entries, rows)
+    threshold = tune_baseline(rows, scored)
+    base_out = baseline_outcomes(scored, threshold)
+    a, b = figures(rows, our_out), figures(rows, base_out)
+
+    print(
+        f"queries: {len(rows)} ({sum(e is None for _, e in rows)} out of scope) from {args.queries}"
+    )
+    print(f"entries: {len(entries)}; baseline threshold tuned on this set: {threshold}")
+    print(f"{'metric':<26}{'ours':>10}{'baseline':>10}")
+    for name in Figures.__dataclass_fields__:
+        print(f"{name:<26}{getattr(a, name):>10.3f}{getattr(b, name):>10.3f}")
+
+    queries = [q for q, _ in rows]
+    p50, p99 = latency(run, queries)
+    print(f"latency, real index ({len(entries)} entries): p50 {p50:.3f} ms  p99 {p99:.3f} ms")
+    big = build_index(padded(entries, 1000), kb.index.lexicon)
+    p50, p99 = latency(ours(big), queries)
+    print(f"latency, padded index ({len(big.entries)} entries): p50 {p50:.3f} ms  p99 {p99:.3f} ms")
+    base_choices = [t for e in entries for t in entry_texts(e)]
+    p50, p99 = latency(
+        lambda q: process.extractOne(q, base_choices, scorer=fuzz.token_set_ratio), queries
+    )
+    print(f"latency, baseline (real index): p50 {p50:.3f} ms  p99 {p99:.3f} ms")
+
+    if args.misses:
+        for (q, e), o in zip(rows, our_out, strict=True):
+            if o.answer_id != e:
+                print(f"MISS expected={e} got={o.answer_id} ranked={o.ranked} :: {q}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Settings from environment variables and an optional `.env` file (names in DESIGN.md).
+
+`load_settings` turns every validation failure into one `ConfigError` line naming the setting, so
+the command line can stop with exit status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.errors import ConfigError
+
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown timezone {value!r} (use an IANA name such as Europe/London)"
+        ) from exc
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite+aiosqlite:///hotline.db"
+    data_dir: Path = Path("data")
+    timezone: Annotated[str, NoDecode, AfterValidator(_check_timezone)] = "Europe/London"
+    hotline_phone: str = "020 7946 0000"
+
+    telegram_token: str | None = None
+    telegram_api_base_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_base_url: str | None = None
+    port: int = Field(default=8080, ge=1, le=65535)
+
+    max_message_chars: int = Field(default=4000, ge=100)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"malformed URL {value!r}") from exc
+        if url.drivername in ("sqlite", "postgresql", "postgres"):
+            # Accept the plain forms people paste and pick the async driver for them.
+            driver = "sqlite+aiosqlite" if url.drivername == "sqlite" else "postgresql+asyncpg"
+            url = url.set(drivername=driver)
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"unsupported database {url.drivername!r} (use sqlite+aiosqlite:///FILE "
+                "or postgresql+asyncpg://USER@HOST/DB)"
+            )
+        if url.drivername.startswith("sqlite") and not url.database:
+            raise ValueError("a SQLite URL needs a file name, e.g. sqlite+aiosqlite:///hotline.db")
+        return url.render_as_string(hide_password=False)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _check_data_dir(cls, value: Path) -> Path:
+        if not (value / "faq").is_dir():
+            raise ValueError(f"no FAQ folder at {value / 'faq'}")
+        return value
+
+    @property
+    def db_url(self) -> URL:
+        return make_url(self.database_url)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None

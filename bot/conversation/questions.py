@@ -1,0 +1,56 @@
+"""The question log and answer feedback: what was asked, what the matcher made of it, and whether
+the answer helped. Used by the FAQ gaps report; never stores answer text."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.knowledge import MatchResult
+from bot.store.models import AnswerFeedback, Person, QuestionLog
+
+
+async def log_question(
+    session: AsyncSession, person: Person, channel: str, result: MatchResult
+) -> QuestionLog:
+    row = QuestionLog(
+        person_id=person.id,
+        channel=channel,
+        text=result.query,
+        band=result.band,
+        matched_id=result.answer_id or (result.suggestions[0].id if result.suggestions else None),
+        score=result.score,
+        passed_on=False,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def own_question(
+    session: AsyncSession, person: Person, question_id: int
+) -> QuestionLog | None:
+    """The question, if it is this person's (a button press cannot reach someone else's)."""
+    return await session.scalar(
+        select(QuestionLog).where(QuestionLog.id == question_id, QuestionLog.person_id == person.id)
+    )
+
+
+async def record_feedback(
+    session: AsyncSession, person: Person, question: QuestionLog, helpful: bool
+) -> None:
+    faq_id = question.chosen_id or question.matched_id or ""
+    row = await session.scalar(
+        select(AnswerFeedback).where(
+            AnswerFeedback.question_id == question.id, AnswerFeedback.person_id == person.id
+        )
+    )
+    if row is None:
+        session.add(
+            AnswerFeedback(
+                question_id=question.id, person_id=person.id, faq_id=faq_id, helpful=helpful
+            )
+        )
+    else:
+        row.helpful = helpful
+        row.faq_id = faq_id

@@ -1,0 +1,44 @@
+"""Transport-neutral message types: every channel adapter speaks these and nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Telegram's callback_data holds at most 64 bytes; every action string must fit.
+MAX_ACTION_BYTES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    action: str
+
+    def __post_init__(self) -> None:
+        if len(self.action.encode()) > MAX_ACTION_BYTES:
+            raise ValueError(
+                f"button action longer than {MAX_ACTION_BYTES} bytes: {self.action[:20]}..."
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Plain text (links as [label](url)) and optional buttons; adapters render it."""
+
+    text: str
+    buttons: tuple[Button, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A message or a button press from one person in one chat.
+
+    `sender_ref` is the platform's id for the person (Telegram user id, Slack user id, or the
+    email given to the console); `action` is set instead of `text` when a button was pressed.
+    """
+
+    channel: str
+    chat_id: str
+    sender_ref: str
+    text: str | None = None
+    action: str | None = None
+    message_id: str | None = None

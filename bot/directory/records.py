@@ -1,0 +1,259 @@
+"""Parsing a directory file (YAML or CSV) into validated records; pure apart from reading the file.
+
+Every problem is collected with file and line, so one run reports all of them and the import can
+refuse the whole file rather than half-apply it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.errors import DataError
+from bot.store.models import Role
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HOURS = re.compile(
+    r"^(?P<d1>[a-z]{3})(?:-(?P<d2>[a-z]{3}))?\s+(?P<h1>\d\d):(?P<m1>\d\d)-(?P<h2>\d\d):(?P<m2>\d\d)$"
+)
+PHASES = ("nursery", "primary", "secondary", "special", "all-through", "alternative-provision")
+PERSON_COLUMNS = ("email", "name", "role")
+OPTIONAL_PERSON_COLUMNS = ("school", "school_name", "phase", "job_title", "phone", "working_hours")
+
+
+@dataclass(frozen=True)
+class SchoolRecord:
+    code: str
+    name: str
+    phase: str | None
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    email: str
+    name: str
+    role: Role
+    school: str | None
+    job_title: str | None
+    phone: str | None
+    working_hours: str | None
+
+
+@dataclass(frozen=True)
+class Directory:
+    schools: tuple[SchoolRecord, ...]
+    people: tuple[PersonRecord, ...]
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def valid_working_hours(value: str) -> bool:
+    """Accept "Mon-Fri 08:00-17:00", several spans joined with ";"."""
+    for span in value.lower().split(";"):
+        m = HOURS.match(span.strip())
+        if not m or m["d1"] not in DAYS or (m["d2"] and m["d2"] not in DAYS):
+            return False
+        start, end = (int(m["h1"]), int(m["m1"])), (int(m["h2"]), int(m["m2"]))
+        if not (start < end <= (24, 0) and start[1] < 60 and end[1] < 60):
+            return False
+    return True
+
+
+class _Collector:
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.problems: list[str] = []
+
+    def add(self, line: int | None, what: str) -> None:
+        where = f"{self.filename}:{line}" if line else self.filename
+        self.problems.append(f"{where}: {what}")
+
+
+def _school(row: dict[str, Any], line: int | None, out: _Collector) -> SchoolRecord | None:
+    code, name, phase = _text(row.get("code")), _text(row.get("name")), _text(row.get("phase"))
+    ok = True
+    if not code or not CODE.match(code):
+        out.add(line, f"school: code: {'missing' if not code else 'use letters, digits, - and _'}")
+        ok = False
+    if not name:
+        out.add(line, f"school {code or '?'}: name: missing")
+        ok = False
+    if phase and phase.lower() not in PHASES:
+        out.add(line, f"school {code}: phase: unknown phase {phase!r} (one of {', '.join(PHASES)})")
+        ok = False
+    return (
+        SchoolRecord(code, name, phase.lower() if phase else None) if ok and code and name else None
+    )
+
+
+def _person(row: dict[str, Any], line: int | None, out: _Collector) -> PersonRecord | None:
+    email = (_text(row.get("email")) or "").lower()
+    name, role = _text(row.get("name")), (_text(row.get("role")) or "").lower()
+    hours = _text(row.get("working_hours"))
+    label = f"person {email}" if email else "person"
+    ok = True
+    if not EMAIL.match(email):
+        out.add(line, f"{label}: email: {'missing' if not email else 'not an email address'}")
+        ok = False
+    if not name:
+        out.add(line, f"{label}: name: missing")
+        ok = False
+    if role not in {r.value for r in Role}:
+        problem = f"{role!r} is not member, staff or admin" if role else "missing"
+        out.add(line, f"{label}: role: {problem}")
+        ok = False
+    if hours and not valid_working_hours(hours):
+        out.add(line, f"{label}: working_hours: {hours!r} is not like 'Mon-Fri 08:00-17:00'")
+        ok = False
+    if not ok or not name:
+        return None
+    return PersonRecord(
+        email=email,
+        name=name,
+        role=Role(role),
+        school=_text(row.get("school")),
+        job_title=_text(row.get("job_title")),
+        phone=_text(row.get("phone")),
+        working_hours=hours,
+    )
+
+
+def _check_duplicates(directory: Directory, lines: dict[str, int | None], out: _Collector) -> None:
+    codes: set[str] = set()
+    for s in directory.schools:
+        if s.code.lower() in codes:
+            out.add(lines.get(f"school:{s.code}"), f"school {s.code}: code: duplicate")
+        codes.add(s.code.lower())
+    emails: set[str] = set()
+    for p in directory.people:
+        if p.email in emails:
+            out.add(lines.get(f"person:{p.email}"), f"person {p.email}: email: duplicate")
+        emails.add(p.email)
+
+
+def _item_lines(root: yaml.Node | None, section: str) -> list[int]:
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key_node, value_node in root.value:
+        if key_node.value == section and isinstance(value_node, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value_node.value]
+    return []
+
+
+def _rows(
+    data: dict[str, Any], root: yaml.Node | None, section: str, out: _Collector
+) -> list[tuple[int | None, dict[str, Any]]]:
+    items = data.get(section) or []
+    if not isinstance(items, list):
+        out.add(None, f"{section}: expected a list")
+        return []
+    lines = _item_lines(root, section)
+    rows: list[tuple[int | None, dict[str, Any]]] = []
+    for n, item in enumerate(items):
+        line = lines[n] if n < len(lines) else None
+        if isinstance(item, dict):
+            rows.append((line, item))
+        else:
+            out.add(line, f"{section}: item {n + 1}: expected a mapping")
+    return rows
+
+
+def _parse_yaml(text: str, out: _Collector) -> tuple[Directory, dict[str, int | None]]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        out.add(mark.line + 1 if mark else None, f"bad YAML: {exc.problem or exc}")
+        return Directory((), ()), {}
+    if not isinstance(data, dict):
+        out.add(None, "expected a mapping with `schools:` and `people:` lists")
+        return Directory((), ()), {}
+    for key in sorted(set(data) - {"schools", "people"}, key=str):
+        out.add(None, f"unknown section {key!r} (expected schools and people)")
+    lines: dict[str, int | None] = {}
+    schools: list[SchoolRecord] = []
+    for line, row in _rows(data, root, "schools", out):
+        school = _school(row, line, out)
+        if school is not None:
+            schools.append(school)
+            lines.setdefault(f"school:{school.code}", line)
+            lines[f"school:{school.code}"] = line
+    people: list[PersonRecord] = []
+    for line, row in _rows(data, root, "people", out):
+        person = _person(row, line, out)
+        if person is not None:
+            people.append(person)
+            lines[f"person:{person.email}"] = line
+    return Directory(tuple(schools), tuple(people)), lines
+
+
+def _parse_csv(text: str, out: _Collector) -> tuple[Directory, dict[str, int | None]]:
+    """One person a row; `school`, `school_name` and `phase` columns also define the school."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    missing = [c for c in PERSON_COLUMNS if c not in header]
+    if missing:
+        out.add(1, f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
+        return Directory((), ()), {}
+    unknown = [c for c in header if c not in PERSON_COLUMNS + OPTIONAL_PERSON_COLUMNS]
+    if unknown:
+        out.add(1, f"unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+    reader.fieldnames = header
+    lines: dict[str, int | None] = {}
+    schools: dict[str, SchoolRecord] = {}
+    people: list[PersonRecord] = []
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            out.add(line, "more values than columns")
+            continue
+        person = _person(row, line, out)
+        code = _text(row.get("school"))
+        if code and (_text(row.get("school_name")) or _text(row.get("phase"))):
+            school = _school(
+                {"code": code, "name": row.get("school_name"), "phase": row.get("phase")}, line, out
+            )
+            if school is not None:
+                known = schools.setdefault(code, school)
+                if known != school:
+                    out.add(line, f"school {code}: differs from an earlier row")
+        if person is not None:
+            people.append(person)
+            lines[f"person:{person.email}"] = line
+    return Directory(tuple(schools.values()), tuple(people)), lines
+
+
+def parse_directory(path: Path) -> Directory:
+    """Read and validate a directory file; raise DataError with every problem found."""
+    out = _Collector(path.name)
+    try:
+        text = path.read_text("utf-8-sig")
+    except FileNotFoundError:
+        raise DataError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError([f"{path}: cannot read: {exc}"]) from None
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        directory, lines = _parse_yaml(text, out)
+    elif suffix == ".csv":
+        directory, lines = _parse_csv(text, out)
+    else:
+        raise DataError([f"{path.name}: expected a .yaml, .yml or .csv file"])
+    _check_duplicates(directory, lines, out)
+    if out.problems:
+        raise DataError(out.problems)
+    return directory
