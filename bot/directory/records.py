@@ -240,19 +240,19 @@ def _parse_csv(text: str, out: _Collector) -> tuple[Directory, dict[str, int | N
 def parse_directory(path: Path) -> Directory:
     """Read and validate a directory file; raise DataError with every problem found."""
     out = _Collector(path.name)
+    suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".csv"):
+        raise DataError([f"{path.name}: expected a .yaml, .yml or .csv file"])
     try:
         text = path.read_text("utf-8-sig")
     except FileNotFoundError:
         raise DataError([f"{path}: no such file"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError([f"{path}: cannot read: {exc}"]) from None
-    suffix = path.suffix.lower()
-    if suffix in (".yaml", ".yml"):
-        directory, lines = _parse_yaml(text, out)
-    elif suffix == ".csv":
+    if suffix == ".csv":
         directory, lines = _parse_csv(text, out)
     else:
-        raise DataError([f"{path.name}: expected a .yaml, .yml or .csv file"])
+        directory, lines = _parse_yaml(text, out)
     _check_duplicates(directory, lines, out)
     if out.problems:
         raise DataError(out.problems)

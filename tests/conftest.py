@@ -1,0 +1,90 @@
+"""Shared fixtures: real databases (SQLite file and PostgreSQL), the real knowledge base, factories.
+
+The `db` fixture is parametrised over both databases. PostgreSQL tests skip with a reason when no
+server answers, unless HOTLINE_REQUIRE_POSTGRES=1 (as in CI), when they fail instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.knowledge import KnowledgeBase, load_knowledge_base
+from bot.store import Database, upgrade
+from bot.store.models import Base
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_answers(url: str) -> bool:
+    u = make_url(url)
+    try:
+        with socket.create_connection((u.host or "127.0.0.1", u.port or 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+async def rebuild_postgres(url: str) -> None:
+    """For a test that damages the schema on purpose: start again from empty and migrate."""
+    await _reset_postgres(url)
+    await asyncio.to_thread(upgrade, url)
+
+
+async def _reset_postgres(url: str) -> None:
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    if not _postgres_answers(POSTGRES_URL):
+        reason = f"PostgreSQL not reachable at {make_url(POSTGRES_URL).render_as_string()}"
+        if os.environ.get("HOTLINE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason + " (HOTLINE_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    asyncio.run(_reset_postgres(POSTGRES_URL))
+    upgrade(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+        upgrade(sqlite_url)
+        return sqlite_url
+    postgres: str = request.getfixturevalue("postgres_url")
+    return postgres
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = Database(db_url)
+    if not database.is_sqlite:
+        tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+        async with database.engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def kb() -> KnowledgeBase:
+    return load_knowledge_base(DATA)
