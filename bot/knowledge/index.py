@@ -30,6 +30,8 @@ class FaqIndex:
     phrasing_postings: Mapping[str, tuple[int, ...]]
     phrasing_entry: tuple[int, ...]
     phrasing_norm: tuple[float, ...]
+    # every phrasing's words, normalised, for questions made only of stopwords
+    phrasing_texts: tuple[tuple[str, int], ...]
     known_stems: frozenset[str]
     # surface words grouped by length, for typo correction
     vocabulary_by_length: Mapping[int, tuple[str, ...]]
@@ -59,11 +61,13 @@ def build_index(entries: Sequence[FaqEntry], lexicon: Lexicon) -> FaqIndex:
     phrasing_terms: list[list[str]] = []
     phrasing_entry: list[int] = []
     surface: set[str] = set(lexicon.surface_words)
+    texts: list[tuple[str, int]] = []
 
     for i, entry in enumerate(entries):
         for text in entry_texts(entry):
             ws = words(text)
             surface.update(ws)
+            texts.append((" ".join(ws), i))
             terms = analyse(ws, lexicon)
             if terms:
                 phrasing_terms.append(terms)
@@ -116,6 +120,7 @@ def build_index(entries: Sequence[FaqEntry], lexicon: Lexicon) -> FaqIndex:
         phrasing_postings={t: tuple(p) for t, p in postings.items()},
         phrasing_entry=tuple(phrasing_entry),
         phrasing_norm=tuple(norms),
+        phrasing_texts=tuple(texts),
         known_stems=frozenset(idf) | lexicon.known_stems,
         vocabulary_by_length={k: tuple(v) for k, v in by_length.items()},
         positions={e.id: i for i, e in enumerate(entries)},

@@ -16,10 +16,11 @@ The band follows from the top score and its lead over the runner-up.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from bot.knowledge.index import FaqIndex, term_pairs
 from bot.knowledge.language import analyse, stem, words
@@ -62,24 +63,29 @@ class MatchResult:
 class MatchPolicy:
     """Weights and thresholds, tuned with bench/faq_quality.py."""
 
-    coverage_weight: float = 0.5
-    phrasing_weight: float = 0.4
-    bigram_weight: float = 0.1
-    weak_credit: float = 0.4
-    answer_at: float = 0.5
-    answer_margin: float = 0.06
-    suggest_at: float = 0.3
-    suggestion_floor: float = 0.12
-    typo_cutoff: float = 80.0
+    coverage_weight: float = 0.3
+    phrasing_weight: float = 0.5
+    bigram_weight: float = 0.2
+    weak_credit: float = 0.2
+    answer_at: float = 0.24
+    answer_margin: float = 0.02
+    suggest_at: float = 0.15
+    suggestion_floor: float = 0.1
+    idf_power: float = 0.4  # below 1 flattens term weights, above 1 sharpens them
+    unseen_factor: float = 0.8  # weight of a never-seen word, as a share of the rarest known one
+    # rapidfuzz ratio that a question made only of stopwords needs against a phrasing
+    verbatim_cutoff: float = 75.0
+    # a one-word question is answered only when at most this many entries have the word
+    one_word_spread: int = 3
 
 
 DEFAULT_POLICY = MatchPolicy()
 
 
-def query_terms(text: str, index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY) -> list[str]:
+def query_terms(text: str, index: FaqIndex) -> list[str]:
     """The analysed terms of a question, with unknown words corrected to known ones when close."""
     raw = words(text)[:MAX_QUERY_WORDS]
-    corrected = [_correct(w, index, policy.typo_cutoff) for w in raw]
+    corrected = [_correct(w, index) for w in raw]
     seen: set[str] = set()
     out: list[str] = []
     for t in analyse(corrected, index.lexicon):
@@ -92,53 +98,118 @@ def query_terms(text: str, index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY
     return out
 
 
-def _correct(word: str, index: FaqIndex, cutoff: float) -> str:
+def _correct(word: str, index: FaqIndex) -> str:
+    """The closest known word when `word` is unknown and looks like a typo of it.
+
+    A typo keeps the first letter and costs one edit (a transposition counts as one) in a short
+    word, two in a long one. Anything looser turns out-of-scope words into in-scope ones
+    ("uniforms" into "informs"), which costs more than the typos it catches.
+    """
     if len(word) < 4 or not word.isalpha() or word in index.lexicon.stopwords:
         return word
     if stem(word) in index.known_stems:
         return word
-    candidates: list[str] = []
-    for length in range(len(word) - 2, len(word) + 3):
-        candidates.extend(index.vocabulary_by_length.get(length, ()))
-    needed = cutoff if len(word) > 5 else max(cutoff, 85.0)
-    best = process.extractOne(word, candidates, scorer=fuzz.ratio, score_cutoff=needed)
+    budget = 1 if len(word) < 8 else 2
+    lengths = (len(word),) if len(word) < 6 else range(len(word) - budget, len(word) + budget + 1)
+    candidates = [
+        w for n in lengths for w in index.vocabulary_by_length.get(n, ()) if w[0] == word[0]
+    ]
+    best = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=budget)
     return best[0] if best else word
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """What an entry shares with a question, each in [0, 1]."""
+
+    strong: float  # share of the question's IDF mass found in the entry's phrasings, keywords, tags
+    weak: float  # share found only in the entry's answer
+    closest: float  # IDF-weighted cosine with the entry's closest phrasing
+    pairs: float  # share of the question's adjacent term pairs the entry also has
+
+    def score(self, policy: MatchPolicy) -> float:
+        return (
+            policy.coverage_weight * (self.strong + policy.weak_credit * self.weak)
+            + policy.phrasing_weight * self.closest
+            + policy.bigram_weight * self.pairs
+        )
 
 
 def match(text: str, index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY) -> MatchResult:
     query = text.strip()
-    terms = query_terms(query, index, policy)
-    scores = _score(terms, index, policy)
+    terms = query_terms(query, index)
+    if not terms:
+        return decide(query, _function_word_scores(query, index, policy), policy)
+    found = signals(terms, index, policy)
+    result = decide(query, {index.entries[i].id: s.score(policy) for i, s in found.items()}, policy)
+    if (
+        result.band is Band.ANSWER
+        and len(terms) == 1
+        and _entries_with(terms[0], index) > policy.one_word_spread
+    ):
+        # One word that several entries share ("coaching", "support") cannot say which is meant.
+        return replace(result, band=Band.SUGGEST, answer_id=None)
+    return result
+
+
+def _entries_with(term: str, index: FaqIndex) -> int:
+    return len(index.strong.get(term, frozenset()) | index.weak.get(term, frozenset()))
+
+
+def _function_word_scores(query: str, index: FaqIndex, policy: MatchPolicy) -> dict[str, float]:
+    """For a question made only of stopwords ("what can you do"): whole-phrase similarity.
+
+    Only a near-verbatim phrasing counts; the score is scaled so that it clears the answer
+    threshold only when the phrasing is almost exactly what was typed.
+    """
+    text = " ".join(words(query)[:MAX_QUERY_WORDS])
+    if len(text.split()) < 2:
+        return {}
+    choices = [t for t, _ in index.phrasing_texts]
+    scores: dict[str, float] = {}
+    for _, score, pos in process.extract(
+        text, choices, scorer=fuzz.ratio, limit=MAX_SUGGESTIONS, score_cutoff=policy.verbatim_cutoff
+    ):
+        entry_id = index.entries[index.phrasing_texts[pos][1]].id
+        scores.setdefault(
+            entry_id, (score - policy.verbatim_cutoff) / (100 - policy.verbatim_cutoff)
+        )
+    return scores
+
+
+def decide(query: str, scores: dict[str, float], policy: MatchPolicy) -> MatchResult:
+    """The band from the ranked scores: an answer needs a high score and a lead."""
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     suggestions = tuple(
-        Scored(index.entries[i].id, s)
-        for i, s in ranked[:MAX_SUGGESTIONS]
+        Scored(entry_id, s)
+        for entry_id, s in ranked[:MAX_SUGGESTIONS]
         if s >= policy.suggestion_floor
     )
     top = ranked[0][1] if ranked else 0.0
     second = ranked[1][1] if len(ranked) > 1 else 0.0
     if top >= policy.answer_at and top - second >= policy.answer_margin:
-        band = Band.ANSWER
-    elif top >= policy.suggest_at and suggestions:
-        band = Band.SUGGEST
-    else:
-        band = Band.UNKNOWN
-    answer_id = index.entries[ranked[0][0]].id if band is Band.ANSWER else None
-    return MatchResult(query, band, answer_id, top, suggestions)
+        return MatchResult(query, Band.ANSWER, ranked[0][0], top, suggestions)
+    band = Band.SUGGEST if top >= policy.suggest_at and suggestions else Band.UNKNOWN
+    return MatchResult(query, band, None, top, suggestions)
 
 
-def _score(terms: list[str], index: FaqIndex, policy: MatchPolicy) -> dict[int, float]:
+def signals(
+    terms: list[str], index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY
+) -> dict[int, Signals]:
+    """Signals for every entry sharing at least one term with the question."""
     if not terms:
         return {}
-    weights = {t: index.idf.get(t, index.unseen_idf) for t in terms}
+    unseen = index.unseen_idf * policy.unseen_factor
+    weights = {t: index.idf.get(t, unseen) ** policy.idf_power for t in terms}
     total = sum(weights.values())
-    coverage: dict[int, float] = {}
+    strong: dict[int, float] = {}
+    weak: dict[int, float] = {}
     for t, w in weights.items():
-        strong = index.strong.get(t, frozenset())
-        for i in strong:
-            coverage[i] = coverage.get(i, 0.0) + w
-        for i in index.weak.get(t, frozenset()) - strong:
-            coverage[i] = coverage.get(i, 0.0) + w * policy.weak_credit
+        in_strong = index.strong.get(t, frozenset())
+        for i in in_strong:
+            strong[i] = strong.get(i, 0.0) + w
+        for i in index.weak.get(t, frozenset()) - in_strong:
+            weak[i] = weak.get(i, 0.0) + w
 
     qnorm = math.sqrt(sum(w * w for w in weights.values()))
     dots: dict[int, float] = {}
@@ -159,8 +230,11 @@ def _score(terms: list[str], index: FaqIndex, policy: MatchPolicy) -> dict[int, 
             paired[i] = paired.get(i, 0) + 1
 
     return {
-        i: policy.coverage_weight * cov / total
-        + policy.phrasing_weight * closest.get(i, 0.0)
-        + policy.bigram_weight * (paired.get(i, 0) / len(pairs) if pairs else 0.0)
-        for i, cov in coverage.items()
+        i: Signals(
+            strong=strong.get(i, 0.0) / total,
+            weak=weak.get(i, 0.0) / total,
+            closest=closest.get(i, 0.0),
+            pairs=paired.get(i, 0) / len(pairs) if pairs else 0.0,
+        )
+        for i in strong.keys() | weak.keys()
     }

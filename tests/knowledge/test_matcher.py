@@ -1,10 +1,12 @@
 """The matcher on a small hand-made knowledge base (behaviour) and on the real one (smoke)."""
 
 import time
+from dataclasses import replace
 
 import pytest
 
 from bot.knowledge import Band, KnowledgeBase, build_index, build_lexicon, match
+from bot.knowledge.matcher import DEFAULT_POLICY
 from tests.factories import make_entry
 
 ENTRIES = (
@@ -53,11 +55,26 @@ def test_unrelated_question_is_unknown_with_no_answer() -> None:
     assert result.answer_id is None
 
 
-def test_ambiguous_question_offers_suggestions_not_an_answer() -> None:
-    result = match("cancel", INDEX)
+def test_a_near_tie_offers_suggestions_not_an_answer() -> None:
+    twins = build_index(
+        (
+            make_entry("portal-login", "Reset my password for the booking portal"),
+            make_entry("email-login", "Reset my password for the email account"),
+        ),
+        LEXICON,
+    )
+    result = match("reset password", twins)
+    assert result.band is Band.SUGGEST
+    assert result.answer_id is None
+    assert {s.id for s in result.suggestions} == {"portal-login", "email-login"}
+
+
+def test_one_word_shared_by_several_entries_is_not_enough_for_an_answer() -> None:
+    strict = replace(DEFAULT_POLICY, one_word_spread=1)
+    assert match("cancel", INDEX).band is Band.ANSWER
+    result = match("cancel", INDEX, strict)
     assert result.band is Band.SUGGEST
     assert {s.id for s in result.suggestions} == {"leave", "course-cancel"}
-    assert result.answer_id is None
 
 
 def test_suggestions_are_ranked_and_at_most_three() -> None:
