@@ -29,7 +29,7 @@ def test_ask_json_prints_one_object_with_the_stable_keys(
 def test_ask_batch_answers_every_line_in_order(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    queries = ["how much is membership", "", "tell me about the weather on mars", "ofsted rang"]
+    queries = ["membership price please", "", "tell me about the weather on mars", "ofsted rang"]
     batch = tmp_path / "q.txt"
     batch.write_text("\n".join(queries) + "\n", encoding="utf-8")
     assert main(["ask", "--json", "--batch", str(batch)]) == 0

@@ -36,8 +36,8 @@ ANSWER_FOOTER = "Was this helpful?"
 SUGGEST = "I'm not completely sure what you need. Is it one of these?"
 NONE_OF_THESE = "None of these: ask a person"
 UNKNOWN_QUESTION = (
-    "I don't know that one yet, sorry. Shall I pass your question to the Partnership team? "
-    "Someone will reply to you here."
+    "I don't know that one yet, sorry (send /help to see what I can do). Shall I pass your "
+    "question to the Partnership team? Someone will reply to you here."
 )
 SEND_TO_TEAM = "Yes, pass it on"
 NO_THANKS = "No thanks"

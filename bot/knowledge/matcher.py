@@ -157,7 +157,7 @@ def _entries_with(term: str, index: FaqIndex) -> int:
 
 
 def _function_word_scores(query: str, index: FaqIndex, policy: MatchPolicy) -> dict[str, float]:
-    """For a question made only of stopwords ("what can you do"): whole-phrase similarity.
+    """For a question made only of stopwords ("what is this"): whole-phrase similarity.
 
     Only a near-verbatim phrasing counts; the score is scaled so that it clears the answer
     threshold only when the phrasing is almost exactly what was typed.
