@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-AS ?= amara.okafor@stmarys.example.org
+CHAT_AS ?= amara.okafor@stmarys.example.org
 
 .PHONY: run test lint install migrate bench clean
 
@@ -24,7 +24,7 @@ migrate: install
 	$(BIN)/hotline directory import data/example/directory.yaml
 
 run: migrate
-	$(BIN)/hotline chat --as $(AS)
+	$(BIN)/hotline chat --as $(CHAT_AS)
 
 lint: install
 	$(BIN)/ruff check bot tests bench
