@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.faq_quality import DEFAULT_QUERIES, ROOT, load_queries
 from bot.knowledge import MatchPolicy, load_knowledge_base
-from bot.knowledge.matcher import DEFAULT_POLICY, Signals, query_terms, signals
+from bot.knowledge.matcher import DEFAULT_POLICY, Evidence, evidence, query_terms
 
 Row = tuple[float, float, bool, bool]  # top, second, top is right, out of scope
 
@@ -44,11 +44,11 @@ THRESHOLDS = [(a / 100, m / 100) for a in range(20, 66, 2) for m in range(0, 13)
 
 
 def rows_for(
-    policy: MatchPolicy, found: list[dict[str, Signals]], expected: list[str | None]
+    policy: MatchPolicy, found: list[tuple[Evidence, list[str]]], expected: list[str | None]
 ) -> list[Row]:
     rows = []
-    for sig, exp in zip(found, expected, strict=True):
-        ranked = sorted(((s.score(policy), i) for i, s in sig.items()), reverse=True)
+    for (ev, ids), exp in zip(found, expected, strict=True):
+        ranked = sorted(((s, ids[i]) for i, s in ev.scores(policy).items()), reverse=True)
         top = ranked[0] if ranked else (0.0, None)
         second = ranked[1][0] if len(ranked) > 1 else 0.0
         rows.append((top[0], second, top[1] == exp, exp is None))
@@ -96,15 +96,13 @@ def main() -> None:
         for power in args.idf_powers
         for unseen in args.unseen_factors
     ]
-    cache: dict[tuple[float, float], list[dict[str, Signals]]] = {}
+    ids = list(index.ids)
+    cache: dict[tuple[float, float], list[tuple[Evidence, list[str]]]] = {}
     table = {}
     for n, policy in enumerate(policies):
         key = (policy.idf_power, policy.unseen_factor)
         if key not in cache:
-            cache[key] = [
-                {index.entries[i].id: s for i, s in signals(t, index, policy).items()}
-                for t in terms
-            ]
+            cache[key] = [(evidence(t, index, policy), ids) for t in terms]
         table[n] = rows_for(policy, cache[key], expected)
 
     order = list(range(len(queries)))
@@ -122,11 +120,7 @@ def main() -> None:
     acc, p, a, m = best(table, policies, order)
     chosen = replace(policies[p], answer_at=a, answer_margin=m)
     print(f"best on the whole set: {acc:.3f} with {chosen}")
-    default_rows = rows_for(
-        DEFAULT_POLICY,
-        [{index.entries[i].id: s for i, s in signals(t, index).items()} for t in terms],
-        expected,
-    )
+    default_rows = rows_for(DEFAULT_POLICY, [(evidence(t, index), ids) for t in terms], expected)
     current = accuracy(default_rows, DEFAULT_POLICY.answer_at, DEFAULT_POLICY.answer_margin)
     print(f"current default on the whole set: {current:.3f}")
 

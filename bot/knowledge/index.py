@@ -33,8 +33,8 @@ class FaqIndex:
     # every phrasing's words, normalised, for questions made only of stopwords
     phrasing_texts: tuple[tuple[str, int], ...]
     known_stems: frozenset[str]
-    # surface words grouped by length, for typo correction
-    vocabulary_by_length: Mapping[int, tuple[str, ...]]
+    # surface words grouped by first letter and length, for typo correction
+    vocabulary: Mapping[tuple[str, int], tuple[str, ...]]
     positions: Mapping[str, int]
 
     @property
@@ -104,10 +104,10 @@ def build_index(entries: Sequence[FaqEntry], lexicon: Lexicon) -> FaqIndex:
             postings[t].append(p)
         norms.append(math.sqrt(sum(idf[t] ** 2 for t in unique)))
 
-    by_length: defaultdict[int, list[str]] = defaultdict(list)
+    by_shape: defaultdict[tuple[str, int], list[str]] = defaultdict(list)
     for w in sorted(surface):
         if w.isalpha() and len(w) >= 3:
-            by_length[len(w)].append(w)
+            by_shape[(w[0], len(w))].append(w)
 
     return FaqIndex(
         entries=tuple(entries),
@@ -122,7 +122,7 @@ def build_index(entries: Sequence[FaqEntry], lexicon: Lexicon) -> FaqIndex:
         phrasing_norm=tuple(norms),
         phrasing_texts=tuple(texts),
         known_stems=frozenset(idf) | lexicon.known_stems,
-        vocabulary_by_length={k: tuple(v) for k, v in by_length.items()},
+        vocabulary={k: tuple(v) for k, v in by_shape.items()},
         positions={e.id: i for i, e in enumerate(entries)},
     )
 

@@ -111,28 +111,36 @@ def _correct(word: str, index: FaqIndex) -> str:
         return word
     budget = 1 if len(word) < 8 else 2
     lengths = (len(word),) if len(word) < 6 else range(len(word) - budget, len(word) + budget + 1)
-    candidates = [
-        w for n in lengths for w in index.vocabulary_by_length.get(n, ()) if w[0] == word[0]
-    ]
+    candidates = [w for n in lengths for w in index.vocabulary.get((word[0], n), ())]
     best = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=budget)
     return best[0] if best else word
 
 
 @dataclass(frozen=True, slots=True)
-class Signals:
-    """What an entry shares with a question, each in [0, 1]."""
+class Evidence:
+    """What the entries share with one question: per entry index, each signal in [0, 1]."""
 
-    strong: float  # share of the question's IDF mass found in the entry's phrasings, keywords, tags
-    weak: float  # share found only in the entry's answer
-    closest: float  # IDF-weighted cosine with the entry's closest phrasing
-    pairs: float  # share of the question's adjacent term pairs the entry also has
+    strong: dict[
+        int, float
+    ]  # share of the question's weight in the entry's phrasings, keywords, tags
+    weak: dict[int, float]  # share found only in the entry's answer
+    closest: dict[int, float]  # weighted cosine with the entry's closest phrasing
+    pairs: dict[int, float]  # share of the question's adjacent term pairs the entry also has
 
-    def score(self, policy: MatchPolicy) -> float:
-        return (
-            policy.coverage_weight * (self.strong + policy.weak_credit * self.weak)
-            + policy.phrasing_weight * self.closest
-            + policy.bigram_weight * self.pairs
-        )
+    def scores(self, policy: MatchPolicy) -> dict[int, float]:
+        cw, wc = policy.coverage_weight, policy.coverage_weight * policy.weak_credit
+        pw, bw = policy.phrasing_weight, policy.bigram_weight
+        strong, weak, closest, pairs = self.strong, self.weak, self.closest, self.pairs
+        return {
+            i: cw * strong.get(i, 0.0)
+            + wc * weak.get(i, 0.0)
+            + pw * closest.get(i, 0.0)
+            + bw * pairs.get(i, 0.0)
+            for i in strong.keys() | weak.keys()
+        }
+
+
+NO_EVIDENCE = Evidence({}, {}, {}, {})
 
 
 def match(text: str, index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY) -> MatchResult:
@@ -140,8 +148,8 @@ def match(text: str, index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY) -> M
     terms = query_terms(query, index)
     if not terms:
         return decide(query, _function_word_scores(query, index, policy), policy)
-    found = signals(terms, index, policy)
-    result = decide(query, {index.entries[i].id: s.score(policy) for i, s in found.items()}, policy)
+    scores = evidence(terms, index, policy).scores(policy)
+    result = decide(query, {index.entries[i].id: s for i, s in scores.items()}, policy)
     if (
         result.band is Band.ANSWER
         and len(terms) == 1
@@ -193,23 +201,22 @@ def decide(query: str, scores: dict[str, float], policy: MatchPolicy) -> MatchRe
     return MatchResult(query, band, None, top, suggestions)
 
 
-def signals(
-    terms: list[str], index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY
-) -> dict[int, Signals]:
-    """Signals for every entry sharing at least one term with the question."""
+def evidence(terms: list[str], index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY) -> Evidence:
+    """The signals of every entry sharing at least one term with the question."""
     if not terms:
-        return {}
+        return NO_EVIDENCE
     unseen = index.unseen_idf * policy.unseen_factor
     weights = {t: index.idf.get(t, unseen) ** policy.idf_power for t in terms}
     total = sum(weights.values())
     strong: dict[int, float] = {}
     weak: dict[int, float] = {}
     for t, w in weights.items():
+        share = w / total
         in_strong = index.strong.get(t, frozenset())
         for i in in_strong:
-            strong[i] = strong.get(i, 0.0) + w
+            strong[i] = strong.get(i, 0.0) + share
         for i in index.weak.get(t, frozenset()) - in_strong:
-            weak[i] = weak.get(i, 0.0) + w
+            weak[i] = weak.get(i, 0.0) + share
 
     qnorm = math.sqrt(sum(w * w for w in weights.values()))
     dots: dict[int, float] = {}
@@ -217,24 +224,18 @@ def signals(
         for p in index.phrasing_postings.get(t, ()):
             dots[p] = dots.get(p, 0.0) + w * w
     closest: dict[int, float] = {}
+    norms, owners = index.phrasing_norm, index.phrasing_entry
     for p, dot in dots.items():
-        sim = dot / (qnorm * index.phrasing_norm[p])
-        e = index.phrasing_entry[p]
+        sim = dot / (qnorm * norms[p])
+        e = owners[p]
         if sim > closest.get(e, 0.0):
             closest[e] = sim
 
     pairs = term_pairs(terms)
-    paired: dict[int, int] = {}
-    for bg in pairs:
-        for i in index.bigrams.get(bg, frozenset()):
-            paired[i] = paired.get(i, 0) + 1
-
-    return {
-        i: Signals(
-            strong=strong.get(i, 0.0) / total,
-            weak=weak.get(i, 0.0) / total,
-            closest=closest.get(i, 0.0),
-            pairs=paired.get(i, 0) / len(pairs) if pairs else 0.0,
-        )
-        for i in strong.keys() | weak.keys()
-    }
+    paired: dict[int, float] = {}
+    if pairs:
+        step = 1.0 / len(pairs)
+        for bg in pairs:
+            for i in index.bigrams.get(bg, frozenset()):
+                paired[i] = paired.get(i, 0.0) + step
+    return Evidence(strong, weak, closest, paired)
