@@ -1,15 +1,24 @@
-"""Wiring: settings -> database, knowledge base and dispatcher, shared by every entry point."""
+"""Wiring: settings -> database, knowledge base, urgency detector, dispatcher and background work,
+shared by every entry point."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import timedelta
 
+from bot.background import Background
 from bot.config import Settings
 from bot.conversation import Dispatcher, DispatcherConfig
+from bot.conversation.context import Deps
+from bot.conversation.ports import Sender
 from bot.errors import StoreUnavailableError
+from bot.escalation.policy import EscalationConfig
+from bot.escalation.urgency import load_detector
 from bot.knowledge import KnowledgeBase, load_knowledge_base
+from bot.knowledge.language import load_lexicon
+from bot.knowledge.loader import language_dir
 from bot.store import Database, is_current
 
 
@@ -17,8 +26,9 @@ from bot.store import Database, is_current
 class Runtime:
     settings: Settings
     db: Database
-    kb: KnowledgeBase
+    deps: Deps
     dispatcher: Dispatcher
+    background: Background
 
 
 def dispatcher_config(settings: Settings) -> DispatcherConfig:
@@ -27,19 +37,55 @@ def dispatcher_config(settings: Settings) -> DispatcherConfig:
     )
 
 
+def escalation_config(settings: Settings) -> EscalationConfig:
+    return EscalationConfig(
+        ack_timeout=timedelta(seconds=settings.escalation_timeout_s),
+        reminder_after=timedelta(hours=settings.reminder_hours),
+        duplicate_window=timedelta(seconds=settings.duplicate_window_s),
+        staff_chat=settings.staff_chat_target,
+        hotline_phone=settings.hotline_phone,
+    )
+
+
+def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
+    """Load the knowledge base and urgency cues (refusing invalid ones)."""
+    kb = kb or load_knowledge_base(settings.data_dir)
+    detector = load_detector(settings.data_dir, load_lexicon(language_dir(settings.data_dir)))
+    return Deps(
+        kb=kb,
+        urgency=detector,
+        escalation=escalation_config(settings),
+        hotline_phone=settings.hotline_phone,
+        timezone=settings.tz,
+    )
+
+
 @asynccontextmanager
 async def open_runtime(
-    settings: Settings, kb: KnowledgeBase | None = None
+    settings: Settings,
+    senders: Mapping[str, Sender] | None = None,
+    chat_ids: Collection[str] | None = None,
+    deps: Deps | None = None,
+    start_background: bool = True,
 ) -> AsyncIterator[Runtime]:
-    """Load the knowledge base (refusing an invalid one) and open a migrated database."""
-    kb = kb or load_knowledge_base(settings.data_dir)
+    """A migrated database, the dispatcher, and (unless told not to) the sweeper and sender loop."""
+    deps = deps or build_deps(settings)
     db = Database(settings.db_url)
+    background = Background(
+        db, deps.escalation, senders or {}, settings.sweep_interval_s, chat_ids=chat_ids
+    )
+    deps = replace(deps, on_queued=background.kick)
     try:
         await db.ping()
         if not await is_current(db.engine):
             raise StoreUnavailableError(
                 "the database is not migrated: run `hotline db upgrade` first"
             )
-        yield Runtime(settings, db, kb, Dispatcher(db, kb, dispatcher_config(settings)))
+        if start_background:
+            background.start()
+        yield Runtime(
+            settings, db, deps, Dispatcher(db, deps, dispatcher_config(settings)), background
+        )
     finally:
+        await background.stop()
         await db.dispose()

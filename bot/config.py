@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
 
     max_message_chars: int = Field(default=4000, ge=100)
+
+    escalation_timeout_s: float = Field(default=600, gt=0)
+    sweep_interval_s: float = Field(default=15, gt=0)
+    reminder_hours: float = Field(default=4, gt=0)
+    duplicate_window_s: float = Field(default=600, ge=0)
+    # "channel:chat id" that gets a copy of every hotline ping, e.g. console:#staff
+    staff_chat: str | None = None
     log_level: str = "INFO"
 
     @field_validator("database_url")
@@ -70,6 +77,16 @@ class Settings(BaseSettings):
             raise ValueError("a SQLite URL needs a file name, e.g. sqlite+aiosqlite:///hotline.db")
         return url.render_as_string(hide_password=False)
 
+    @field_validator("staff_chat")
+    @classmethod
+    def _check_staff_chat(cls, value: str | None) -> str | None:
+        if value is not None and (":" not in value or not all(value.split(":", 1))):
+            raise ValueError(
+                f"{value!r} is not CHANNEL:CHAT_ID "
+                "(e.g. telegram:-1001234, slack:C0123, console:#staff)"
+            )
+        return value
+
     @field_validator("data_dir")
     @classmethod
     def _check_data_dir(cls, value: Path) -> Path:
@@ -80,6 +97,13 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> URL:
         return make_url(self.database_url)
+
+    @property
+    def staff_chat_target(self) -> tuple[str, str] | None:
+        if self.staff_chat is None:
+            return None
+        channel, chat_id = self.staff_chat.split(":", 1)
+        return channel, chat_id
 
     @property
     def tz(self) -> ZoneInfo:

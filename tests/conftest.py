@@ -11,17 +11,24 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot.conversation.context import Deps
+from bot.escalation.policy import EscalationConfig
+from bot.escalation.urgency import UrgencyDetector, load_detector
 from bot.knowledge import KnowledgeBase, load_knowledge_base
+from bot.knowledge.language import load_lexicon
 from bot.store import Database, upgrade
-from bot.store.models import Base
+from bot.store.models import Base, utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
+PHONE = "020 7946 0000"
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -88,3 +95,29 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     return load_knowledge_base(DATA)
+
+
+@pytest.fixture(scope="session")
+def urgency() -> UrgencyDetector:
+    return load_detector(DATA, load_lexicon(DATA / "language"))
+
+
+def make_deps(
+    kb: KnowledgeBase,
+    urgency: UrgencyDetector,
+    clock: Callable[[], datetime] = utcnow,
+    **escalation: Any,
+) -> Deps:
+    return Deps(
+        kb=kb,
+        urgency=urgency,
+        escalation=EscalationConfig(hotline_phone=PHONE, **escalation),
+        hotline_phone=PHONE,
+        timezone=ZoneInfo("Europe/London"),
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def deps(kb: KnowledgeBase, urgency: UrgencyDetector) -> Deps:
+    return make_deps(kb, urgency)

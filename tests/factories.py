@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from itertools import count
 
 from bot.directory import link_identity
+from bot.escalation.rota import parse_rota_text
 from bot.knowledge import FaqEntry
 from bot.store import Database
-from bot.store.models import Person, Role, School
+from bot.store.models import Person, Role, RotaVersion, School
 
 _n = count(1)
 
@@ -66,3 +68,29 @@ async def make_person(
                 chat_id=external_id or person.email,
             )
     return person
+
+
+def rota_yaml(
+    primary: str,
+    backup: str | None,
+    fallback: str,
+    hours: str = "{days: Mon-Sun, from: '00:00', to: '24:00'}",
+    pattern_days: str = "Mon-Sun",
+    pattern_from: str = "00:00",
+    pattern_to: str = "24:00",
+) -> str:
+    backup_line = f"\n    backup: {backup}" if backup else ""
+    return (
+        "timezone: Europe/London\n"
+        f"hotline_hours:\n  - {hours}\n"
+        f"fallback: {fallback}\n"
+        "pattern:\n"
+        f"  - days: {pattern_days}\n    from: '{pattern_from}'\n    to: '{pattern_to}'\n"
+        f"    primary: {primary}{backup_line}\n"
+    )
+
+
+async def make_rota(db: Database, text: str) -> None:
+    async with db.session() as session:
+        rota = parse_rota_text(text, "rota.yaml")
+        session.add(RotaVersion(source="rota.yaml", content=json.dumps(rota.to_json())))

@@ -12,7 +12,7 @@ import pytest
 from bot.cli import main
 from tests.conftest import DATA, ROOT
 
-KEYS = {"query", "band", "answer_id", "score", "suggestions"}
+KEYS = {"query", "band", "answer_id", "score", "suggestions", "urgency"}
 
 
 def test_ask_json_prints_one_object_with_the_stable_keys(

@@ -1,9 +1,9 @@
 """The conversation core: one incoming message in, replies out, whatever the channel.
 
-Order of business for a message: clean and bound the text, identify the sender, then a button
-action, a command, or a question for the FAQ matcher. `handle` is the one error boundary per
-message (STYLE.md 6): business errors carry their own safe text, anything else is logged with ids
-and answered with a fixed apology.
+Order of business: clean and bound the text, identify the sender, then a button action, a
+command, or a question (urgency check, open requests, FAQ). `handle` is the one error boundary
+per message (STYLE.md 6): business errors carry their own safe text, anything else is logged with
+ids and answered with a fixed apology.
 """
 
 from __future__ import annotations
@@ -14,22 +14,31 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import texts
+from bot.conversation import staff, texts
+from bot.conversation.context import Context, Deps
+from bot.conversation.emergency import (
+    is_emergency,
+    is_member,
+    open_request_note,
+    raise_emergency,
+    urgent_prompt,
+)
 from bot.conversation.questions import log_question, own_question, record_feedback
 from bot.conversation.ratelimit import RateLimiter
 from bot.conversation.types import Button, IncomingMessage, Reply
 from bot.directory import identify
 from bot.errors import StoreUnavailableError, UserFacingError
 from bot.escalation import open_support_request, request_for_question
-from bot.knowledge import Band, KnowledgeBase, MatchResult
+from bot.escalation.hotline import member_follow_up, post_support_request
+from bot.knowledge import Band, MatchResult
 from bot.store.db import Database
-from bot.store.models import Person, QuestionLog
+from bot.store.models import QuestionLog
 
 log = logging.getLogger(__name__)
 
 SUGGESTION_LABEL_CHARS = 60
+EMERGENCY_COMMAND = "/emergency"
 
 
 @dataclass(frozen=True)
@@ -46,37 +55,33 @@ def clean_text(text: str) -> str:
     return "".join(kept).strip()
 
 
-@dataclass(frozen=True)
-class _Context:
-    session: AsyncSession
-    person: Person
-    message: IncomingMessage
-
-
-Handler = Callable[[_Context, str], Awaitable[list[Reply]]]
+Handler = Callable[[Context, str], Awaitable[list[Reply]]]
 
 
 class Dispatcher:
-    def __init__(self, db: Database, kb: KnowledgeBase, config: DispatcherConfig) -> None:
+    def __init__(self, db: Database, deps: Deps, config: DispatcherConfig) -> None:
         self.db = db
-        self.kb = kb
+        self.deps = deps
+        self.kb = deps.kb
         self.config = config
         self.limiter = RateLimiter(config.rate_limit, config.rate_window_s)
         self._commands: dict[str, Handler] = {
             "/start": self._cmd_start,
             "/help": self._cmd_help,
             "/human": self._cmd_human,
+            EMERGENCY_COMMAND: self._cmd_emergency,
         }
         self._actions: dict[str, Handler] = {
             "ans": self._act_answer,
             "fb": self._act_feedback,
             "pass": self._act_pass_on,
             "nopass": self._act_no_pass,
+            "urg": self._act_urgent,
         }
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
         try:
-            return await self._handle(message)
+            replies = await self._handle(message)
         except UserFacingError as exc:
             return [Reply(str(exc))]
         except (StoreUnavailableError, SQLAlchemyError, OSError):
@@ -85,6 +90,8 @@ class Dispatcher:
         except Exception:
             log.exception("message failed channel=%s chat=%s", message.channel, message.chat_id)
             return [Reply(texts.APOLOGY.format(phone=self.config.hotline_phone))]
+        self.deps.on_queued()
+        return replies
 
     async def _handle(self, message: IncomingMessage) -> list[Reply]:
         text = clean_text(message.text or "")
@@ -94,6 +101,12 @@ class Dispatcher:
             person = await identify(session, message.channel, message.sender_ref)
             if person is None:
                 log.info("unknown sender channel=%s", message.channel)
+                if text.lower().startswith(EMERGENCY_COMMAND):
+                    return [
+                        Reply(
+                            texts.UNKNOWN_SENDER_EMERGENCY.format(phone=self.config.hotline_phone)
+                        )
+                    ]
                 return [Reply(texts.UNKNOWN_SENDER.format(phone=self.config.hotline_phone))]
             if not self.limiter.allow(f"{message.channel}:{message.sender_ref}"):
                 return [Reply(texts.SLOW_DOWN)]
@@ -103,30 +116,52 @@ class Dispatcher:
                         texts.TOO_LONG.format(length=len(text), limit=self.config.max_message_chars)
                     )
                 ]
-            ctx = _Context(session, person, message)
+            ctx = Context(session, person, message, self.deps.clock())
             if message.action is not None:
                 return await self._on_action(ctx, message.action)
             if text.startswith("/"):
-                command, _, rest = text.partition(" ")
-                handler = self._commands.get(command.lower().split("@", 1)[0])
-                if handler is None:
-                    return [
-                        Reply(
-                            texts.UNKNOWN_COMMAND.format(
-                                command=command[:40], phone=self.config.hotline_phone
-                            )
-                        )
-                    ]
-                return await handler(ctx, rest.strip())
+                return await self._on_command(ctx, text)
             return await self._on_question(ctx, text)
+
+    async def _on_command(self, ctx: Context, text: str) -> list[Reply]:
+        command, _, rest = text.partition(" ")
+        name = command.lower().split("@", 1)[0]
+        handler = self._commands.get(name)
+        if handler is not None:
+            return await handler(ctx, rest.strip())
+        staff_command = staff.COMMANDS.get(name)
+        if staff_command is not None:
+            if not ctx.person.is_staff:
+                return [Reply(texts.STAFF_ONLY.format(command=name))]
+            return await staff_command(self.deps, ctx, rest.strip())
+        return [
+            Reply(
+                texts.UNKNOWN_COMMAND.format(command=command[:40], phone=self.config.hotline_phone)
+            )
+        ]
 
     # Questions
 
-    async def _on_question(self, ctx: _Context, text: str) -> list[Reply]:
+    async def _on_question(self, ctx: Context, text: str) -> list[Reply]:
         result = self.kb.match(text)
         question = await log_question(ctx.session, ctx.person, ctx.message.channel, result)
         log.info("question id=%s band=%s match=%s", question.id, result.band, question.matched_id)
-        return [self._reply_for(result, question)]
+        if not is_member(ctx.person):
+            return [self._reply_for(result, question)]
+        request, owner = await open_request_note(self.deps, ctx)
+        if request is not None and (is_emergency(request) or result.band is not Band.ANSWER):
+            # Someone is already on it: keep the conversation with them, not with the FAQ.
+            await member_follow_up(
+                ctx.session, request, ctx.person, text, ctx.now, self.deps.escalation
+            )
+            return [Reply(texts.FOLLOW_UP_ADDED.format(reference=request.reference, owner=owner))]
+        if self.deps.urgency.detect(text).urgent:
+            return [urgent_prompt(question)]
+        reply = self._reply_for(result, question)
+        if request is not None:
+            note = texts.OPEN_REQUEST_NOTE.format(reference=request.reference, owner=owner)
+            reply = Reply(f"{reply.text}\n\n{note}", reply.buttons)
+        return [reply]
 
     def _reply_for(self, result: MatchResult, question: QuestionLog) -> Reply:
         if result.band is Band.ANSWER and result.answer_id:
@@ -168,7 +203,7 @@ class Dispatcher:
 
     # Commands
 
-    async def _cmd_start(self, ctx: _Context, _rest: str) -> list[Reply]:
+    async def _cmd_start(self, ctx: Context, _rest: str) -> list[Reply]:
         return [
             Reply(
                 texts.WELCOME.format(
@@ -177,13 +212,18 @@ class Dispatcher:
             )
         ]
 
-    async def _cmd_help(self, _ctx: _Context, _rest: str) -> list[Reply]:
+    async def _cmd_help(self, _ctx: Context, _rest: str) -> list[Reply]:
         return [Reply(texts.HELP.format(phone=self.config.hotline_phone))]
 
-    async def _cmd_human(self, ctx: _Context, rest: str) -> list[Reply]:
+    async def _cmd_human(self, ctx: Context, rest: str) -> list[Reply]:
         return [await self._pass_on(ctx, rest or texts.HUMAN_NO_TEXT, None)]
 
-    async def _pass_on(self, ctx: _Context, text: str, question: QuestionLog | None) -> Reply:
+    async def _cmd_emergency(self, ctx: Context, rest: str) -> list[Reply]:
+        if not is_member(ctx.person):
+            return [Reply(texts.MEMBERS_ONLY.format(command=EMERGENCY_COMMAND))]
+        return await raise_emergency(self.deps, ctx, rest or texts.EMERGENCY_NO_TEXT)
+
+    async def _pass_on(self, ctx: Context, text: str, question: QuestionLog | None) -> Reply:
         request = await open_support_request(
             ctx.session,
             ctx.person,
@@ -191,25 +231,38 @@ class Dispatcher:
             ctx.message.chat_id,
             text,
             question_id=question.id if question else None,
+            now=ctx.now,
         )
         if question is not None:
             question.passed_on = True
+        await post_support_request(ctx.session, request, ctx.now, self.deps.escalation)
         await ctx.session.commit()  # the reference is only shown once it is durable
         log.info("support request opened id=%s", request.id)
         return Reply(
             texts.PASSED_ON.format(reference=request.reference, phone=self.config.hotline_phone)
         )
 
-    # Button actions: "<verb>:<question id>[:<argument>]"
+    # Button actions: "<verb>:<id>[:<argument>]"
 
-    async def _on_action(self, ctx: _Context, action: str) -> list[Reply]:
+    async def _on_action(self, ctx: Context, action: str) -> list[Reply]:
         verb, _, rest = action.partition(":")
         handler = self._actions.get(verb)
-        if handler is None:
-            return [Reply(texts.STALE_BUTTON)]
-        return await handler(ctx, rest)
+        if handler is not None:
+            return await handler(ctx, rest)
+        staff_button = staff.BUTTONS.get(verb)
+        if staff_button is not None:
+            if not ctx.person.is_staff:
+                return [
+                    Reply(
+                        texts.STAFF_ONLY.format(
+                            command=texts.ACKNOWLEDGE if verb == "ack" else texts.RESOLVE
+                        )
+                    )
+                ]
+            return await staff_button(self.deps, ctx, rest)
+        return [Reply(texts.STALE_BUTTON)]
 
-    async def _question(self, ctx: _Context, raw_id: str) -> QuestionLog:
+    async def _question(self, ctx: Context, raw_id: str) -> QuestionLog:
         if not raw_id.isdigit():
             raise UserFacingError(texts.STALE_BUTTON)
         question = await own_question(ctx.session, ctx.person, int(raw_id))
@@ -217,7 +270,7 @@ class Dispatcher:
             raise UserFacingError(texts.STALE_BUTTON)
         return question
 
-    async def _act_answer(self, ctx: _Context, args: str) -> list[Reply]:
+    async def _act_answer(self, ctx: Context, args: str) -> list[Reply]:
         raw_id, _, faq_id = args.partition(":")
         question = await self._question(ctx, raw_id)
         if self.kb.entry(faq_id) is None:
@@ -225,7 +278,7 @@ class Dispatcher:
         question.chosen_id = faq_id
         return [self._answer(faq_id, question.id)]
 
-    async def _act_feedback(self, ctx: _Context, args: str) -> list[Reply]:
+    async def _act_feedback(self, ctx: Context, args: str) -> list[Reply]:
         raw_id, _, flag = args.partition(":")
         question = await self._question(ctx, raw_id)
         helpful = flag == "1"
@@ -242,7 +295,7 @@ class Dispatcher:
             )
         ]
 
-    async def _act_pass_on(self, ctx: _Context, args: str) -> list[Reply]:
+    async def _act_pass_on(self, ctx: Context, args: str) -> list[Reply]:
         question = await self._question(ctx, args)
         if question.passed_on:
             earlier = await request_for_question(ctx.session, question.id)
@@ -256,6 +309,13 @@ class Dispatcher:
                 ]
         return [await self._pass_on(ctx, question.text, question)]
 
-    async def _act_no_pass(self, ctx: _Context, args: str) -> list[Reply]:
+    async def _act_no_pass(self, ctx: Context, args: str) -> list[Reply]:
         await self._question(ctx, args)
         return [Reply(texts.OK_NOT_PASSED)]
+
+    async def _act_urgent(self, ctx: Context, args: str) -> list[Reply]:
+        raw_id, _, choice = args.partition(":")
+        question = await self._question(ctx, raw_id)
+        if choice == "y":
+            return await raise_emergency(self.deps, ctx, question.text)
+        return [self._reply_for(self.kb.match(question.text), question)]

@@ -1,5 +1,7 @@
 """Everything the bot says, in one place, so wording can be reviewed without reading logic."""
 
+from bot.conversation.types import Button
+
 EMPTY = "I didn't catch a question there. Type your question in a sentence, or send /help."
 TOO_LONG = (
     "That message is too long for me ({length:,} characters; the limit is {limit:,}). Please send "
@@ -25,6 +27,7 @@ UNKNOWN_SENDER = (
 HELP = (
     "Ask me a question in your own words, for example about membership, Ofsted, networks and "
     "CPD, or what to do in an urgent situation.\n"
+    "/emergency WHAT HAPPENED: alert the duty officer now\n"
     "/human: ask for a person from the Partnership team to reply to you\n"
     "/help: this message\n"
     "If anyone is in immediate danger, call 999. For urgent help phone the hotline on {phone}."
@@ -55,3 +58,101 @@ PASSED_ON = (
     "here, normally within one working day. If it becomes urgent, phone the hotline on {phone}."
 )
 HUMAN_NO_TEXT = "(asked to speak to a person)"
+
+# Emergencies (members)
+DANGER_FIRST = "If anyone is in immediate danger, call 999 now."
+SOUNDS_URGENT = "This sounds urgent: shall I alert the duty officer now?"
+ALERT_NOW = "Yes, alert now"
+JUST_ANSWER = "No, just answer"
+EMERGENCY_LOGGED = (
+    "I've logged this as an emergency (reference {reference}) and alerted the duty officer, who "
+    "will call you back. You can also phone the hotline on {phone}."
+)
+EMERGENCY_OUT_OF_HOURS = (
+    "I've logged this as an emergency (reference {reference}). The hotline is closed now, so the "
+    "duty officer will pick it up from {opens}. If it can't wait, phone the hotline on {phone}."
+)
+EMERGENCY_ADDED = (
+    "I've added this to your emergency request {reference}; the duty officer will see it."
+)
+EMERGENCY_NEEDS_TEXT = (
+    "Tell me briefly what has happened, for example: /emergency Ofsted just called, inspection "
+    "tomorrow. If anyone is in immediate danger, call 999."
+)
+STORE_DOWN_EMERGENCY = (
+    "Sorry, I could not log this request because of a fault on my side, so nobody has been "
+    "alerted yet. Please phone the hotline now on {phone}."
+)
+UNKNOWN_SENDER_EMERGENCY = (
+    "I can't raise emergencies for accounts I don't recognise, so nobody has been alerted. "
+    "Please phone the hotline now on {phone}. If anyone is in immediate danger, call 999. "
+    "To link this account, ask the Partnership office for an invitation code."
+)
+GUIDANCE_HEADER = "While you wait:"
+FOLLOW_UP_ADDED = "I've added this to your request {reference}; {owner} will see it."
+OPEN_REQUEST_NOTE = "(Your request {reference} is still open; {owner} will reply here.)"
+THE_TEAM = "the Partnership team"
+
+# Members: updates about their request (sent through the outbox)
+MEMBER_ACKNOWLEDGED = (
+    "{name} from the Partnership has your request {reference} and will contact you."
+)
+MEMBER_RESOLVED = (
+    "Your request {reference} has been closed by {name}. Thank you. "
+    "Reply here if you need anything else."
+)
+STAFF_REPLY = "{name} (Partnership) about {reference}:\n{text}"
+
+# Staff
+STAFF_PING = (
+    "HOTLINE {reference} ({level})\nCategory: {category}\nSchool: {school}\n"
+    "From: {member} ({phone})\nMessage: {text}"
+)
+ACKNOWLEDGE = "Acknowledge"
+RESOLVE = "Resolve"
+CLAIM = "I'll reply"
+ACKNOWLEDGED_BY = "{reference}: acknowledged by {name} at {time}."
+YOU_ACKNOWLEDGED = "You have {reference}. The member has been told you will contact them."
+ALREADY_ACKNOWLEDGED = "{reference} was already acknowledged by {name}."
+ALREADY_RESOLVED = "{reference} is already resolved."
+YOU_RESOLVED = "{reference} is resolved and the member has been told."
+RESOLVE_NEEDS_NOTE = (
+    "To close {reference}, send /resolve {reference} followed by a short note of what was done."
+)
+NOTE_ADDED = "Note added to {reference}."
+REPLY_SENT = "Your reply to {reference} has been sent to the member."
+REMINDER = "Reminder: {reference} is acknowledged but not resolved yet."
+FOLLOW_UP = "{reference}: {member} adds:\n{text}"
+SUPPORT_POST = (
+    "Support request {reference} from {member}:\n{text}\nReply with /reply {reference} YOUR ANSWER."
+)
+NO_ROTA_ALERT = "{reference}: no duty rota is loaded, so nobody was pinged. Phone the school now."
+NOBODY_REACHABLE = (
+    "{reference}: nobody on the rota, not even the fallback, has a reachable chat account."
+)
+STAFF_ONLY = "Sorry, {command} is for Partnership staff only."
+BAD_REFERENCE = (
+    "I can't find a request {reference!r}. References look like HL-2026-0042; "
+    "send /open to list them."
+)
+USAGE = "Usage: {usage}"
+NOBODY_ON_DUTY = (
+    "Nobody is on duty at the moment (outside hotline hours). The fallback is {fallback}."
+)
+ON_DUTY = "On duty now: primary {primary}, backup {backup}; fallback {fallback}."
+NO_ROTA = "No duty rota is loaded yet (hotline rota import FILE)."
+NO_OPEN_REQUESTS = "No open requests."
+
+
+def claim_button(request_id: int) -> Button:
+    return Button(CLAIM, f"ack:{request_id}")
+
+
+def resolve_button(request_id: int) -> Button:
+    return Button(RESOLVE, f"res:{request_id}")
+
+
+MEMBERS_ONLY = (
+    "{command} is for members of partnership schools. Staff can see open requests with /open."
+)
+EMERGENCY_NO_TEXT = "(no details given: please call the school)"

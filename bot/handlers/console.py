@@ -6,6 +6,7 @@ Buttons are shown as numbered choices; typing the number presses the button.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 import textwrap
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from bot.conversation import Button, Dispatcher, IncomingMessage, Reply
+from bot.conversation.ports import SendResult, Sent
 
 CHANNEL = "console"
 LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
@@ -26,6 +28,32 @@ def render(reply: Reply, width: int = 88) -> str:
     for n, button in enumerate(reply.buttons, start=1):
         lines.append(f"  [{n}] {button.label}")
     return "\n".join(lines)
+
+
+class ConsoleSender:
+    """Delivers console-channel messages from the outbox by printing them (STYLE.md 2: the port).
+
+    In `hotline chat` it shows messages for the person at this terminal (pings, updates); in
+    `hotline worker` it prints them as JSON lines, for development and tests.
+    """
+
+    channel = CHANNEL
+
+    def __init__(self, out: TextIO = sys.stdout, as_json: bool = False) -> None:
+        self.out = out
+        self.as_json = as_json
+
+    async def send(self, chat_id: str, reply: Reply) -> SendResult:
+        if self.as_json:
+            payload = {
+                "chat_id": chat_id,
+                "text": reply.text,
+                "buttons": [b.action for b in reply.buttons],
+            }
+            print(json.dumps(payload, ensure_ascii=False), file=self.out, flush=True)
+        else:
+            print(f"\n[message for {chat_id}]\n{render(reply)}", file=self.out, flush=True)
+        return Sent()
 
 
 class ConsoleChat:

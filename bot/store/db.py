@@ -35,11 +35,21 @@ def sqlite_path(url: URL | str) -> Path | None:
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Stop the driver from issuing its own deferred BEGIN (see _on_sqlite_begin); this also
+    # makes SAVEPOINT work, which the outbox's insert-unless-present relies on.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _on_sqlite_begin(connection: Any) -> None:
+    # A deferred transaction that reads and then writes fails at once ("database is locked")
+    # when another connection committed in between; IMMEDIATE takes the write lock up front, so
+    # concurrent writers wait (busy timeout) and then see each other's work.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def check_sqlite_file(url: URL | str) -> None:
@@ -70,6 +80,7 @@ def make_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
         check_sqlite_file(u)
         engine = create_async_engine(u, **kwargs)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(u, **kwargs)

@@ -16,7 +16,9 @@ from bot.store.models import (
     RequestKind,
     RequestStatus,
 )
-from tests.conftest import rebuild_postgres
+from bot.escalation.urgency import load_detector
+from bot.knowledge.language import load_lexicon
+from tests.conftest import DATA, make_deps, rebuild_postgres
 from tests.factories import make_person
 
 PHONE = "020 7946 0000"
@@ -24,7 +26,8 @@ REFERENCE = re.compile(r"HL-\d{4}-\d{4,}")
 
 
 def make_dispatcher(db: Database, kb: KnowledgeBase, **config: int) -> Dispatcher:
-    return Dispatcher(db, kb, DispatcherConfig(hotline_phone=PHONE, **config))
+    deps = make_deps(kb, load_detector(DATA, load_lexicon(DATA / "language")))
+    return Dispatcher(db, deps, DispatcherConfig(hotline_phone=PHONE, **config))
 
 
 async def say(

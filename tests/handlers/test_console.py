@@ -4,16 +4,16 @@ import io
 
 from bot.conversation import Dispatcher, DispatcherConfig, texts
 from bot.handlers.console import ConsoleChat
-from bot.knowledge import KnowledgeBase
+from bot.conversation.context import Deps
 from bot.store import Database
 from tests.factories import make_person
 
 
-async def test_numbers_press_the_buttons_of_the_last_reply(db: Database, kb: KnowledgeBase) -> None:
+async def test_numbers_press_the_buttons_of_the_last_reply(db: Database, deps: Deps) -> None:
     member = await make_person(db)
     out = io.StringIO()
     chat = ConsoleChat(
-        Dispatcher(db, kb, DispatcherConfig(hotline_phone="1")), member.email, out=out
+        Dispatcher(db, deps, DispatcherConfig(hotline_phone="1")), member.email, out=out
     )
     await chat.send("How much does membership cost?")
     assert "  [1] " + texts.HELPFUL in out.getvalue()
@@ -23,12 +23,12 @@ async def test_numbers_press_the_buttons_of_the_last_reply(db: Database, kb: Kno
     assert replies[0].text != texts.THANKS_HELPFUL
 
 
-async def test_the_loop_ends_on_end_of_input(db: Database, kb: KnowledgeBase) -> None:
+async def test_the_loop_ends_on_end_of_input(db: Database, deps: Deps) -> None:
     member = await make_person(db)
     lines = iter(["/help\n", ""])
     out = io.StringIO()
     chat = ConsoleChat(
-        Dispatcher(db, kb, DispatcherConfig(hotline_phone="1")),
+        Dispatcher(db, deps, DispatcherConfig(hotline_phone="1")),
         member.email,
         out=out,
         read_line=lambda: next(lines),

@@ -1,0 +1,91 @@
+"""Urgency detection quality and speed on a labelled message set.
+
+    python bench/urgency_quality.py [--queries ../shared/eval/urgency-dev.jsonl] [--data data]
+
+The message set has one JSON object a line: `text`, `urgent` (bool) and `category` (a slug or
+null). Only aggregate figures are printed, never a message: the set is written independently of
+the cues, and tuning against individual lines would only teach the cues that set. A benchmark,
+not a test: it prints, never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.escalation.urgency import Urgency, UrgencyDetector, load_detector
+from bot.knowledge.language import load_lexicon
+from bot.knowledge.loader import language_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_QUERIES = ROOT.parent / "shared" / "eval" / "urgency-dev.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    text: str
+    urgent: bool
+    category: str | None
+
+
+def load_messages(path: Path) -> list[Labelled]:
+    rows = []
+    for line in path.read_text("utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            rows.append(Labelled(str(d["text"]), bool(d["urgent"]), d.get("category")))
+    return rows
+
+
+def report(rows: Sequence[Labelled], outcomes: Sequence[Urgency]) -> None:
+    pairs = list(zip(rows, outcomes, strict=True))
+    tp = sum(r.urgent and o.urgent for r, o in pairs)
+    fp = sum(not r.urgent and o.urgent for r, o in pairs)
+    fn = sum(r.urgent and not o.urgent for r, o in pairs)
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    caught = [(r, o) for r, o in pairs if r.urgent and o.urgent]
+    right = sum(r.category == o.category for r, o in caught)
+    print(f"messages: {len(rows)} ({sum(r.urgent for r in rows)} urgent)")
+    print(f"precision: {precision:.3f}  recall: {recall:.3f}  f1: {f1:.3f}")
+    print(f"category accuracy (urgent and detected): {right / max(len(caught), 1):.3f}")
+    print(f"false positives: {fp}  false negatives: {fn}")
+
+
+def latency(
+    detector: UrgencyDetector, texts: Sequence[str], repeat: int = 5
+) -> tuple[float, float]:
+    samples = []
+    for _ in range(repeat):
+        for text in texts:
+            t0 = time.perf_counter_ns()
+            detector.detect(text)
+            samples.append((time.perf_counter_ns() - t0) / 1e6)
+    samples.sort()
+    return statistics.median(samples), samples[max(int(len(samples) * 0.99) - 1, 0)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
+    ap.add_argument("--data", type=Path, default=ROOT / "data")
+    args = ap.parse_args()
+
+    rows = load_messages(args.queries)
+    detector = load_detector(args.data, load_lexicon(language_dir(args.data)))
+    outcomes = [detector.detect(r.text) for r in rows]
+    report(rows, outcomes)
+    # A fresh detector, so that the typo cache warmed above does not flatter the first pass.
+    fresh = load_detector(args.data, load_lexicon(language_dir(args.data)))
+    p50, p99 = latency(fresh, [r.text for r in rows])
+    print(f"latency per message: p50 {p50:.3f} ms  p99 {p99:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Background work in the bot's process: the escalation sweeper (an APScheduler interval job)
+and the outbox sender loop (an asyncio task that also wakes at once when a message is queued).
+
+Both reload everything from the database each time, so a restarted process resumes every open
+escalation and every unsent message where it stood.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.conversation.ports import Sender
+from bot.escalation.outbox import deliver_due
+from bot.escalation.policy import EscalationConfig
+from bot.escalation.sweeper import sweep
+from bot.store.db import Database
+from bot.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Background:
+    def __init__(
+        self,
+        db: Database,
+        config: EscalationConfig,
+        senders: Mapping[str, Sender],
+        sweep_interval_s: float,
+        deliver_interval_s: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+        chat_ids: Collection[str] | None = None,
+    ) -> None:
+        self.db = db
+        self.config = config
+        self.senders = senders
+        self.sweep_interval_s = sweep_interval_s
+        self.deliver_interval_s = deliver_interval_s
+        self.clock = clock
+        self.chat_ids = chat_ids
+        self._wake = asyncio.Event()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._deliverer: asyncio.Task[None] | None = None
+
+    def kick(self) -> None:
+        """Something was queued: deliver now rather than at the next tick."""
+        self._wake.set()
+
+    async def sweep_now(self) -> int:
+        try:
+            taken = await sweep(self.db, self.config, self.clock)
+        except Exception:
+            log.exception("sweep failed")
+            return 0
+        if taken:
+            self.kick()
+        return taken
+
+    async def deliver_now(self) -> int:
+        if not self.senders:
+            return 0
+        try:
+            return await deliver_due(self.db, self.senders, self.clock, self.chat_ids)
+        except Exception:
+            log.exception("delivery failed")
+            return 0
+
+    async def _deliver_forever(self) -> None:
+        while True:
+            await self.deliver_now()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.deliver_interval_s)
+            self._wake.clear()
+
+    def start(self) -> None:
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self.sweep_now,
+            IntervalTrigger(seconds=self.sweep_interval_s),
+            id="escalation-sweep",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+        self._deliverer = asyncio.create_task(self._deliver_forever(), name="outbox-delivery")
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._deliverer is not None:
+            self._deliverer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._deliverer
+            self._deliverer = None

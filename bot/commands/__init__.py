@@ -1,0 +1,1 @@
+"""Subcommands of `hotline`, one module per group; each exposes `register(subparsers)`."""

@@ -1,0 +1,172 @@
+"""`hotline requests list | show` and `hotline report`."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from bot.commands.common import parse_time, settings, with_db
+from bot.errors import UserFacingError
+from bot.store import Database
+from bot.store.models import HotlineRequest, Person, RequestStatus
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    tz = settings().tz
+
+    async def work(db: Database) -> list[str]:
+        stmt = (
+            select(HotlineRequest)
+            .options(selectinload(HotlineRequest.school))
+            .order_by(HotlineRequest.created_at.desc())
+            .limit(args.limit)
+        )
+        if args.open:
+            stmt = stmt.where(HotlineRequest.status != RequestStatus.RESOLVED)
+        async with db.session() as session:
+            rows = list(await session.scalars(stmt))
+        return [
+            f"{r.reference}  {r.created_at.astimezone(tz):%d %b %H:%M}  "
+            f"{r.kind.value:<9} {r.status.value:<12} "
+            f"level {r.level}  {r.category or '-':<20} {r.school.name if r.school else '-'}"
+            for r in rows
+        ]
+
+    lines = with_db(work)
+    print("\n".join(lines) if lines else "no requests", file=out)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.escalation.hotline import by_reference
+    from bot.escalation.timeline import events_of
+
+    tz = settings().tz
+
+    async def work(db: Database) -> list[str]:
+        async with db.session() as session:
+            request = await by_reference(session, args.reference)
+            if request is None:
+                raise UserFacingError(
+                    f"no request {args.reference!r} (references look like HL-2026-0042)"
+                )
+            events = await events_of(session, request.id)
+            names = {p.id: p.name for p in await session.scalars(select(Person))}
+        head = [
+            f"{request.reference} ({request.kind.value}, {request.category or 'no category'}) "
+            f"{request.status.value}, level {request.level}",
+            f"from {request.person.name} ({request.school.name if request.school else 'no school'})"
+            f" on {request.channel}",
+            f"text: {request.text}",
+        ]
+        return head + [
+            f"  {e.at.astimezone(tz):%d %b %H:%M:%S}  {e.kind:<16} "
+            f"{names.get(e.person_id, '') if e.person_id else ''}  {e.detail}".rstrip()
+            for e in events
+        ]
+
+    print("\n".join(with_db(work)), file=out)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.escalation.reports import build_report, requests_between
+
+    tz = settings().tz
+    start = parse_time(args.start, tz)
+    end = (
+        parse_time(args.end, tz) + timedelta(days=1)
+        if len(args.end) == 10
+        else parse_time(args.end, tz)
+    )
+
+    async def work(db: Database) -> tuple[Any, list[HotlineRequest]]:
+        async with db.session() as session:
+            rows = await requests_between(session, start, end)
+        return build_report(rows, start, end), rows
+
+    report, rows = with_db(work)
+
+    def fmt(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1f} min"
+
+    print(f"Hotline requests {args.start} to {args.end}: {report.total}", file=out)
+    print(
+        f"time to acknowledge: median {fmt(report.ack_minutes[0])}, "
+        f"95th percentile {fmt(report.ack_minutes[1])}",
+        file=out,
+    )
+    print(
+        f"time to resolve: median {fmt(report.resolve_minutes[0])}, "
+        f"95th percentile {fmt(report.resolve_minutes[1])}",
+        file=out,
+    )
+    print(
+        f"reached level 2: {report.reached_level_2}; reached level 3: {report.reached_level_3}",
+        file=out,
+    )
+    print(
+        "by category: " + (", ".join(f"{k} {v}" for k, v in report.by_category.items()) or "-"),
+        file=out,
+    )
+    print(
+        "by school: " + (", ".join(f"{k} {v}" for k, v in report.by_school.items()) or "-"),
+        file=out,
+    )
+    if args.csv:
+        with Path(args.csv).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(
+                [
+                    "reference",
+                    "kind",
+                    "category",
+                    "school",
+                    "created_at",
+                    "acknowledged_at",
+                    "resolved_at",
+                    "level",
+                    "status",
+                ]
+            )
+            for r in rows:
+                writer.writerow(
+                    [
+                        r.reference,
+                        r.kind.value,
+                        r.category or "",
+                        r.school.name if r.school else "",
+                        r.created_at.isoformat(),
+                        r.acknowledged_at.isoformat() if r.acknowledged_at else "",
+                        r.resolved_at.isoformat() if r.resolved_at else "",
+                        r.level,
+                        r.status.value,
+                    ]
+                )
+        print(f"wrote {len(rows)} rows to {args.csv}", file=out)
+    return 0
+
+
+def register(sub: Any) -> None:
+    requests = sub.add_parser("requests", help="hotline requests").add_subparsers(
+        dest="requests_command", required=True
+    )
+    lst = requests.add_parser("list", help="recent requests")
+    lst.add_argument("--open", action="store_true", help="only unresolved ones")
+    lst.add_argument("--limit", type=int, default=50)
+    lst.set_defaults(func=cmd_list)
+    show = requests.add_parser("show", help="a request and its timeline")
+    show.add_argument("reference")
+    show.set_defaults(func=cmd_show)
+
+    report = sub.add_parser("report", help="figures for a period")
+    report.add_argument("--from", dest="start", required=True, help="a date, e.g. 2026-09-01")
+    report.add_argument("--to", dest="end", required=True, help="a date (inclusive)")
+    report.add_argument("--csv", metavar="FILE", help="also write one row per request")
+    report.set_defaults(func=cmd_report)

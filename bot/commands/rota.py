@@ -1,0 +1,119 @@
+"""`hotline rota import | show | override | check`."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.commands.common import parse_time, settings, with_db
+from bot.errors import UserFacingError
+from bot.store import Database
+
+
+def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.escalation.rota_store import import_rota
+
+    rota = with_db(lambda db: import_rota(db, Path(args.file)))
+    print(f"{Path(args.file).name}: {len(rota.pattern)} shifts, fallback {rota.fallback}", file=out)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.escalation.rota_store import duty_now
+
+    tz = settings().tz
+    at = parse_time(args.at, tz) if args.at else datetime.now(UTC)
+
+    async def work(db: Database) -> str:
+        async with db.session() as session:
+            duty = await duty_now(session, at)
+        if duty is None:
+            raise UserFacingError("no rota imported yet: hotline rota import FILE")
+        when = at.astimezone(tz).strftime("%a %d %b %Y %H:%M %Z")
+        hours = "inside" if duty.in_hours else "outside"
+        return (
+            f"{when} ({hours} hotline hours)\n"
+            f"  level 1 primary: {duty.primary or 'nobody'}\n"
+            f"  level 2 backup:  {duty.backup or 'nobody'}\n"
+            f"  level 3 fallback: {duty.fallback}"
+        )
+
+    print(with_db(work), file=out)
+    return 0
+
+
+def cmd_override(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.escalation.rota_store import add_override
+
+    tz = settings().tz
+    start, end = parse_time(args.start, tz), parse_time(args.end, tz)
+
+    async def work(db: Database) -> None:
+        async with db.session() as session:
+            await add_override(session, args.staff.lower(), args.role, start, end)
+
+    with_db(work)
+    print(
+        f"{args.staff} is {args.role} from {start.astimezone(tz):%a %d %b %H:%M} "
+        f"to {end.astimezone(tz):%a %d %b %H:%M}",
+        file=out,
+    )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.escalation.rota import find_gaps
+    from bot.escalation.rota_store import current_rota, overrides_between, reachable_emails
+
+    tz = settings().tz
+    start = datetime.now(UTC)
+
+    async def work(db: Database) -> list[str]:
+        async with db.session() as session:
+            rota = await current_rota(session)
+            if rota is None:
+                raise UserFacingError("no rota imported yet: hotline rota import FILE")
+            overrides = await overrides_between(session, start, start + timedelta(days=args.days))
+            reachable = await reachable_emails(session)
+        named = sorted(
+            {s.primary for s in rota.pattern}
+            | {s.backup for s in rota.pattern if s.backup}
+            | {rota.fallback}
+        )
+        lines = [f"no linked chat account: {email}" for email in named if email not in reachable]
+        for gap in find_gaps(rota, overrides, start, args.days, lambda e: e in reachable):
+            lines.append(
+                f"gap {gap.starts_at.astimezone(tz):%a %d %b %H:%M} "
+                f"to {gap.ends_at.astimezone(tz):%a %d %b %H:%M}: {gap.reason}"
+            )
+        return lines
+
+    problems = with_db(work)
+    for line in problems:
+        print(line, file=out)
+    if not problems:
+        print(f"no gaps in the next {args.days} days", file=out)
+    return 1 if problems else 0
+
+
+def register(sub: Any) -> None:
+    rota = sub.add_parser("rota", help="the duty rota").add_subparsers(
+        dest="rota_command", required=True
+    )
+    imp = rota.add_parser("import", help="import a rota YAML file")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_import)
+    show = rota.add_parser("show", help="who is on duty (now, or --at TIME)")
+    show.add_argument("--at", help="a local time, e.g. 2026-11-23T19:30")
+    show.set_defaults(func=cmd_show)
+    override = rota.add_parser("override", help="a swap or cover for a window")
+    override.add_argument("staff", help="the staff member's email")
+    override.add_argument("--from", dest="start", required=True)
+    override.add_argument("--to", dest="end", required=True)
+    override.add_argument("--role", default="primary", choices=("primary", "backup"))
+    override.set_defaults(func=cmd_override)
+    check = rota.add_parser("check", help="list gaps and unreachable staff")
+    check.add_argument("--days", type=int, default=14)
+    check.set_defaults(func=cmd_check)

@@ -1,0 +1,40 @@
+"""What a flow needs to handle one message: its transaction, the sender, and shared services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.conversation.types import IncomingMessage
+from bot.escalation.policy import EscalationConfig
+from bot.escalation.urgency import UrgencyDetector
+from bot.knowledge import KnowledgeBase
+from bot.store.models import Person, utcnow
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Deps:
+    kb: KnowledgeBase
+    urgency: UrgencyDetector
+    escalation: EscalationConfig
+    hotline_phone: str
+    timezone: ZoneInfo
+    clock: Callable[[], datetime] = utcnow
+    # called after a commit that queued outbound messages, to send them without waiting a tick
+    on_queued: Callable[[], None] = field(default=_nothing)
+
+
+@dataclass(frozen=True)
+class Context:
+    session: AsyncSession
+    person: Person
+    message: IncomingMessage
+    now: datetime

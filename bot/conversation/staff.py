@@ -1,0 +1,155 @@
+"""Staff commands and buttons: /oncall, /open, /ack, /resolve, /note, /reply; Acknowledge and
+Resolve. Members get a clear refusal; a bad or unknown reference gets a clear message."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.conversation import texts
+from bot.conversation.context import Context, Deps
+from bot.conversation.types import Reply
+from bot.errors import UserFacingError
+from bot.escalation.hotline import acknowledge, add_note, by_reference, resolve, staff_reply
+from bot.escalation.rota_store import duty_now
+from bot.store.models import HotlineRequest, Person, RequestStatus
+
+StaffCommand = Callable[[Deps, Context, str], Awaitable[list[Reply]]]
+
+
+def _age(since: datetime, now: datetime) -> str:
+    minutes = int((now - since).total_seconds() // 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+
+
+async def _request(ctx: Context, raw: str) -> HotlineRequest:
+    if not raw:
+        raise UserFacingError(texts.BAD_REFERENCE.format(reference=raw))
+    request = await by_reference(ctx.session, raw)
+    if request is None:
+        raise UserFacingError(texts.BAD_REFERENCE.format(reference=raw[:30]))
+    return request
+
+
+async def _request_by_id(ctx: Context, raw: str) -> HotlineRequest:
+    request = await ctx.session.get(HotlineRequest, int(raw)) if raw.isdigit() else None
+    if request is None:
+        raise UserFacingError(texts.STALE_BUTTON)
+    return request
+
+
+async def oncall(deps: Deps, ctx: Context, _rest: str) -> list[Reply]:
+    duty = await duty_now(ctx.session, ctx.now)
+    if duty is None:
+        return [Reply(texts.NO_ROTA)]
+    names = await _names(ctx, [duty.primary, duty.backup, duty.fallback])
+    if not duty.in_hours and duty.primary is None:
+        return [Reply(texts.NOBODY_ON_DUTY.format(fallback=names[duty.fallback]))]
+    return [
+        Reply(
+            texts.ON_DUTY.format(
+                primary=names.get(duty.primary, "nobody"),
+                backup=names.get(duty.backup, "nobody"),
+                fallback=names[duty.fallback],
+            )
+        )
+    ]
+
+
+async def _names(ctx: Context, emails: list[str | None]) -> dict[str | None, str]:
+    wanted = [e for e in emails if e]
+    people = await ctx.session.scalars(select(Person).where(Person.email.in_(wanted)))
+    found = {p.email: p.name for p in people}
+    return {e: found.get(e, e) for e in wanted} | {None: "nobody"}
+
+
+async def open_list(deps: Deps, ctx: Context, _rest: str) -> list[Reply]:
+    rows = list(
+        await ctx.session.scalars(
+            select(HotlineRequest)
+            .where(HotlineRequest.status != RequestStatus.RESOLVED)
+            .options(
+                selectinload(HotlineRequest.school), selectinload(HotlineRequest.acknowledged_by)
+            )
+            .order_by(HotlineRequest.created_at)
+            .limit(30)
+        )
+    )
+    if not rows:
+        return [Reply(texts.NO_OPEN_REQUESTS)]
+    lines = []
+    for r in rows:
+        owner = f", with {r.acknowledged_by.name}" if r.acknowledged_by else f", level {r.level}"
+        school = r.school.name if r.school else "no school"
+        lines.append(
+            f"{r.reference} {r.kind.value} {r.category or ''} ({school}), "
+            f"{_age(r.created_at, ctx.now)} old, {r.status.value}{owner}"
+        )
+    return [Reply("\n".join(lines))]
+
+
+async def ack(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
+    return [Reply(await _acknowledge(deps, ctx, await _request(ctx, rest.split(" ", 1)[0])))]
+
+
+async def _acknowledge(deps: Deps, ctx: Context, request: HotlineRequest) -> str:
+    try:
+        async with ctx.session.begin_nested():
+            outcome = await acknowledge(ctx.session, request, ctx.person, ctx.now, deps.escalation)
+    except StaleDataError:
+        # Someone else acknowledged in the same moment: their change is committed; show it.
+        await ctx.session.refresh(request)
+        return await acknowledge(ctx.session, request, ctx.person, ctx.now, deps.escalation)
+    return outcome
+
+
+async def resolve_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
+    raw, _, note = rest.partition(" ")
+    request = await _request(ctx, raw)
+    if not note.strip():
+        return [Reply(texts.RESOLVE_NEEDS_NOTE.format(reference=request.reference))]
+    outcome = await resolve(ctx.session, request, ctx.person, note.strip(), ctx.now)
+    return [Reply(outcome)]
+
+
+async def note_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
+    raw, _, note = rest.partition(" ")
+    request = await _request(ctx, raw)
+    if not note.strip():
+        return [Reply(texts.USAGE.format(usage="/note HL-2026-0042 what you did or found"))]
+    return [Reply(await add_note(ctx.session, request, ctx.person, note.strip(), ctx.now))]
+
+
+async def reply_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
+    raw, _, text = rest.partition(" ")
+    request = await _request(ctx, raw)
+    if not text.strip():
+        return [Reply(texts.USAGE.format(usage="/reply HL-2026-0042 your answer to the member"))]
+    outcome = await staff_reply(ctx.session, request, ctx.person, text.strip(), ctx.now)
+    return [Reply(outcome)]
+
+
+async def ack_button(deps: Deps, ctx: Context, raw_id: str) -> list[Reply]:
+    return [Reply(await _acknowledge(deps, ctx, await _request_by_id(ctx, raw_id)))]
+
+
+async def resolve_button(deps: Deps, ctx: Context, raw_id: str) -> list[Reply]:
+    request = await _request_by_id(ctx, raw_id)
+    if request.status is RequestStatus.RESOLVED:
+        return [Reply(texts.ALREADY_RESOLVED.format(reference=request.reference))]
+    return [Reply(texts.RESOLVE_NEEDS_NOTE.format(reference=request.reference))]
+
+
+COMMANDS: dict[str, StaffCommand] = {
+    "/oncall": oncall,
+    "/open": open_list,
+    "/ack": ack,
+    "/resolve": resolve_cmd,
+    "/note": note_cmd,
+    "/reply": reply_cmd,
+}
+BUTTONS: dict[str, StaffCommand] = {"ack": ack_button, "res": resolve_button}

@@ -1,0 +1,325 @@
+"""The life of a hotline request: open, acknowledge, resolve, notes, replies and follow-ups.
+
+Every change is made in the caller's transaction together with its timeline event and the
+outbound messages it causes, so a crash never leaves a change without its notifications.
+Concurrent changes to one request are caught by its version column (optimistic locking): the
+loser's UPDATE matches no row and raises StaleDataError, which callers turn into "already done".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.conversation import texts
+from bot.conversation.types import Reply
+from bot.escalation.outbox import enqueue
+from bot.escalation.policy import (
+    EscalationConfig,
+    Step,
+    copy_to_staff_chat,
+    escalate,
+    notify_people,
+)
+from bot.escalation.requests import format_reference
+from bot.escalation.timeline import add_event
+from bot.store.models import (
+    HotlineRequest,
+    OutboundMessage,
+    Person,
+    RequestEvent,
+    RequestKind,
+    RequestStatus,
+)
+
+REFERENCE = re.compile(r"^HL-(\d{4})-(\d{4,})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Opened:
+    request: HotlineRequest
+    created: bool  # False when the message was added to a request opened moments ago
+    step: Step | None = None
+
+
+def parse_reference(raw: str) -> str | None:
+    match = REFERENCE.match(raw.strip())
+    return f"HL-{match[1]}-{match[2]}" if match else None
+
+
+async def by_reference(session: AsyncSession, raw: str) -> HotlineRequest | None:
+    reference = parse_reference(raw)
+    if reference is None:
+        return None
+    return await session.scalar(
+        select(HotlineRequest)
+        .where(HotlineRequest.reference == reference)
+        .options(
+            selectinload(HotlineRequest.person),
+            selectinload(HotlineRequest.school),
+            selectinload(HotlineRequest.acknowledged_by),
+        )
+    )
+
+
+async def open_request_of(session: AsyncSession, person: Person) -> HotlineRequest | None:
+    """The person's most recent unresolved request, emergencies first."""
+    rows = await session.scalars(
+        select(HotlineRequest)
+        .where(
+            HotlineRequest.person_id == person.id, HotlineRequest.status != RequestStatus.RESOLVED
+        )
+        .order_by(HotlineRequest.kind.desc(), HotlineRequest.created_at.desc())
+        .limit(1)
+    )
+    return rows.first()
+
+
+async def open_emergency(
+    session: AsyncSession,
+    person: Person,
+    channel: str,
+    chat_id: str,
+    text: str,
+    category: str,
+    now: datetime,
+    config: EscalationConfig,
+) -> Opened:
+    recent = await session.scalar(
+        select(HotlineRequest)
+        .where(
+            HotlineRequest.person_id == person.id,
+            HotlineRequest.kind == RequestKind.EMERGENCY,
+            HotlineRequest.status != RequestStatus.RESOLVED,
+            HotlineRequest.created_at >= now - config.duplicate_window,
+        )
+        .order_by(HotlineRequest.created_at.desc())
+        .limit(1)
+    )
+    if recent is not None:
+        add_event(session, recent.id, "message_added", text, person.id, now)
+        await _relay_follow_up(session, recent, person, text, now, config)
+        return Opened(recent, created=False)
+    request = HotlineRequest(
+        kind=RequestKind.EMERGENCY,
+        status=RequestStatus.OPEN,
+        person_id=person.id,
+        school_id=person.school_id,
+        channel=channel,
+        chat_id=chat_id,
+        category=category,
+        text=text,
+        level=0,
+        steps=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    await session.flush()
+    request.reference = format_reference(now.year, request.id)
+    add_event(session, request.id, "opened", f"{category}: {text}", person.id, now)
+    step = await escalate(session, request, now, config)
+    return Opened(request, created=True, step=step)
+
+
+async def post_support_request(
+    session: AsyncSession, request: HotlineRequest, now: datetime, config: EscalationConfig
+) -> None:
+    """A non-urgent request goes to the staff chat for anyone to claim; no timers."""
+    member = await session.get(Person, request.person_id)
+    reply = Reply(
+        texts.SUPPORT_POST.format(
+            reference=request.reference, member=member.name if member else "?", text=request.text
+        ),
+        (texts.claim_button(request.id),),
+    )
+    add_event(session, request.id, "opened", request.text, request.person_id, now)
+    await copy_to_staff_chat(session, config, request, now, reply, f"support:{request.id}")
+
+
+async def pinged_people(session: AsyncSession, request: HotlineRequest) -> list[int]:
+    rows = await session.scalars(
+        select(OutboundMessage.person_id)
+        .where(OutboundMessage.request_id == request.id, OutboundMessage.dedupe_key.like("ping:%"))
+        .distinct()
+    )
+    return [r for r in rows if r is not None]
+
+
+async def acknowledge(
+    session: AsyncSession,
+    request: HotlineRequest,
+    staff: Person,
+    now: datetime,
+    config: EscalationConfig,
+) -> str:
+    """Take ownership; returns the reply for the staff member. A race's loser is told who won."""
+    if request.status is RequestStatus.RESOLVED:
+        return texts.ALREADY_RESOLVED.format(reference=request.reference)
+    if request.status is RequestStatus.ACKNOWLEDGED:
+        owner = (
+            await session.get(Person, request.acknowledged_by_id)
+            if request.acknowledged_by_id
+            else None
+        )
+        return texts.ALREADY_ACKNOWLEDGED.format(
+            reference=request.reference, name=owner.name if owner else "someone"
+        )
+    request.status = RequestStatus.ACKNOWLEDGED
+    request.acknowledged_by_id = staff.id
+    request.acknowledged_at = now
+    request.next_escalation_at = None
+    request.remind_at = now + config.reminder_after
+    await session.flush()  # the version check: a concurrent acknowledge loses here
+    add_event(session, request.id, "acknowledged", "", staff.id, now)
+    await enqueue(
+        session,
+        key=f"member-ack:{request.id}",
+        channel=request.channel,
+        chat_id=request.chat_id,
+        reply=Reply(texts.MEMBER_ACKNOWLEDGED.format(name=staff.name, reference=request.reference)),
+        person_id=request.person_id,
+        request_id=request.id,
+        now=now,
+    )
+    others = [p for p in await pinged_people(session, request) if p != staff.id]
+    note = Reply(
+        texts.ACKNOWLEDGED_BY.format(
+            reference=request.reference, name=staff.name, time=now.strftime("%H:%M")
+        )
+    )
+    await notify_people(session, request, others, note, f"acked:{request.id}", now)
+    return texts.YOU_ACKNOWLEDGED.format(reference=request.reference)
+
+
+async def resolve(
+    session: AsyncSession, request: HotlineRequest, staff: Person, note: str, now: datetime
+) -> str:
+    if request.status is RequestStatus.RESOLVED:
+        return texts.ALREADY_RESOLVED.format(reference=request.reference)
+    if request.acknowledged_by_id is None:
+        request.acknowledged_by_id, request.acknowledged_at = staff.id, now
+    request.status = RequestStatus.RESOLVED
+    request.resolved_by_id, request.resolved_at, request.resolution_note = staff.id, now, note
+    request.next_escalation_at = None
+    request.remind_at = None
+    await session.flush()
+    add_event(session, request.id, "resolved", note, staff.id, now)
+    await enqueue(
+        session,
+        key=f"member-resolved:{request.id}",
+        channel=request.channel,
+        chat_id=request.chat_id,
+        reply=Reply(texts.MEMBER_RESOLVED.format(reference=request.reference, name=staff.name)),
+        person_id=request.person_id,
+        request_id=request.id,
+        now=now,
+    )
+    return texts.YOU_RESOLVED.format(reference=request.reference)
+
+
+async def add_note(
+    session: AsyncSession, request: HotlineRequest, staff: Person, note: str, now: datetime
+) -> str:
+    add_event(session, request.id, "note", note, staff.id, now)
+    return texts.NOTE_ADDED.format(reference=request.reference)
+
+
+async def staff_reply(
+    session: AsyncSession, request: HotlineRequest, staff: Person, text: str, now: datetime
+) -> str:
+    """Relay a staff member's reply to the member through the bot, and log it."""
+    if request.status is RequestStatus.RESOLVED:
+        return texts.ALREADY_RESOLVED.format(reference=request.reference)
+    if request.status is RequestStatus.OPEN:
+        request.status = RequestStatus.ACKNOWLEDGED
+        request.acknowledged_by_id, request.acknowledged_at = staff.id, now
+        request.next_escalation_at = None
+        await session.flush()
+    count = await session.scalar(
+        select(RequestEvent.id)
+        .where(RequestEvent.request_id == request.id)
+        .order_by(RequestEvent.id.desc())
+        .limit(1)
+    )
+    add_event(session, request.id, "reply", text, staff.id, now)
+    await enqueue(
+        session,
+        key=f"reply:{request.id}:{count or 0}",
+        channel=request.channel,
+        chat_id=request.chat_id,
+        reply=Reply(
+            texts.STAFF_REPLY.format(name=staff.name, reference=request.reference, text=text)
+        ),
+        person_id=request.person_id,
+        request_id=request.id,
+        now=now,
+    )
+    return texts.REPLY_SENT.format(reference=request.reference)
+
+
+async def member_follow_up(
+    session: AsyncSession,
+    request: HotlineRequest,
+    member: Person,
+    text: str,
+    now: datetime,
+    config: EscalationConfig,
+) -> None:
+    add_event(session, request.id, "member_message", text, member.id, now)
+    await _relay_follow_up(session, request, member, text, now, config)
+
+
+async def _relay_follow_up(
+    session: AsyncSession,
+    request: HotlineRequest,
+    member: Person,
+    text: str,
+    now: datetime,
+    config: EscalationConfig,
+) -> None:
+    """To whoever owns the request, else to everyone pinged so far and the staff chat."""
+    last = await session.scalar(
+        select(RequestEvent.id)
+        .where(RequestEvent.request_id == request.id)
+        .order_by(RequestEvent.id.desc())
+        .limit(1)
+    )
+    reply = Reply(
+        texts.FOLLOW_UP.format(reference=request.reference, member=member.name, text=text)
+    )
+    key = f"followup:{request.id}:{last or 0}"
+    owners = (
+        [request.acknowledged_by_id]
+        if request.acknowledged_by_id
+        else await pinged_people(session, request)
+    )
+    await notify_people(session, request, owners, reply, key, now)
+    await copy_to_staff_chat(session, config, request, now, reply, f"{key}:staff")
+
+
+async def remind(
+    session: AsyncSession, request: HotlineRequest, now: datetime, config: EscalationConfig
+) -> None:
+    """Acknowledged but not resolved for a while: nudge the owner, then wait again."""
+    if request.acknowledged_by_id is None:
+        request.remind_at = None
+        return
+    request.remind_at = now + config.reminder_after
+    add_event(session, request.id, "reminder", "", request.acknowledged_by_id, now)
+    reply = Reply(
+        texts.REMINDER.format(reference=request.reference), (texts.resolve_button(request.id),)
+    )
+    await notify_people(
+        session,
+        request,
+        [request.acknowledged_by_id],
+        reply,
+        f"remind:{request.id}:{now:%Y%m%d%H%M}",
+        now,
+    )

@@ -1,0 +1,216 @@
+"""Escalation as a table of small steps (STYLE.md 7): each step pings one rota level, and every
+outcome, including "nobody reachable here", is a timeline event. A level with nobody reachable is
+skipped at once; the last level (the named fallback) repeats until someone acknowledges.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.conversation import texts
+from bot.conversation.types import Button, Reply
+from bot.escalation.outbox import enqueue
+from bot.escalation.rota import Duty, next_opening
+from bot.escalation.rota_store import current_rota, duty_now
+from bot.escalation.timeline import add_event
+from bot.store.models import HotlineRequest, Identity, Person, School
+
+log = logging.getLogger(__name__)
+
+
+class Step(enum.StrEnum):
+    PINGED = "pinged"
+    HELD = "held"  # outside hotline hours: waits for the next opening
+    NO_ROTA = "no-rota"
+    NOBODY = "nobody-reachable"
+
+
+LEVEL_NAMES = {1: "primary duty officer", 2: "backup duty officer", 3: "fallback"}
+LAST_LEVEL = 3
+
+
+@dataclass(frozen=True)
+class EscalationConfig:
+    ack_timeout: timedelta = timedelta(minutes=10)
+    reminder_after: timedelta = timedelta(hours=4)
+    duplicate_window: timedelta = timedelta(minutes=10)
+    staff_chat: tuple[str, str] | None = None  # (channel, chat id) that gets a copy of every ping
+    always_now: frozenset[str] = frozenset({"safeguarding", "serious-incident"})
+    hotline_phone: str = ""
+
+
+async def reachable_identities(session: AsyncSession, email: str | None) -> list[Identity]:
+    if email is None:
+        return []
+    rows = await session.scalars(
+        select(Identity)
+        .join(Person, Person.id == Identity.person_id)
+        .where(Person.email == email, Person.active.is_(True), Identity.reachable.is_(True))
+        .order_by(Identity.id)
+    )
+    return list(rows)
+
+
+async def ping_text(session: AsyncSession, request: HotlineRequest, level: int) -> Reply:
+    member = await session.get(Person, request.person_id)
+    school = await session.get(School, request.school_id) if request.school_id else None
+    text = texts.STAFF_PING.format(
+        reference=request.reference,
+        level=LEVEL_NAMES[level],
+        category=request.category or "urgent",
+        school=school.name if school else "no school",
+        member=member.name if member else "unknown",
+        phone=(member.phone if member and member.phone else "no phone on file"),
+        text=request.text,
+    )
+    return Reply(
+        text,
+        (
+            Button(texts.ACKNOWLEDGE, f"ack:{request.id}"),
+            Button(texts.RESOLVE, f"res:{request.id}"),
+        ),
+    )
+
+
+def _level_target(duty: Duty, level: int) -> str | None:
+    return duty.levels()[level - 1]
+
+
+async def escalate(
+    session: AsyncSession, request: HotlineRequest, now: datetime, config: EscalationConfig
+) -> Step:
+    """Take the next step for an open emergency: ping the next reachable level and set its timer."""
+    duty = await duty_now(session, now)
+    if duty is None:
+        request.steps += 1
+        add_event(session, request.id, "no_rota", "no rota imported: nobody can be pinged", at=now)
+        alert = Reply(texts.NO_ROTA_ALERT.format(reference=request.reference))
+        await copy_to_staff_chat(
+            session, config, request, now, alert, f"norota:{request.id}:{request.steps}"
+        )
+        request.next_escalation_at = now + config.ack_timeout
+        return Step.NO_ROTA
+    if not duty.in_hours and request.level == 0 and request.category not in config.always_now:
+        rota = await current_rota(session)
+        opens = next_opening(rota, now) if rota else now
+        if opens > now:
+            add_event(
+                session, request.id, "out_of_hours", f"held until {opens.isoformat()}", at=now
+            )
+            request.next_escalation_at = opens
+            request.level = 0
+            request.steps += 1
+            return Step.HELD
+    start = 1 if duty.in_hours or request.level > 0 else LAST_LEVEL
+    level = min(max(request.level + 1, start), LAST_LEVEL)
+    while True:
+        target = _level_target(duty, level)
+        identities = await reachable_identities(session, target)
+        if identities or level == LAST_LEVEL:
+            break
+        add_event(
+            session,
+            request.id,
+            "level_skipped",
+            f"level {level} ({LEVEL_NAMES[level]}): {target or 'nobody on the rota'} not reachable",
+            at=now,
+        )
+        level += 1
+    request.steps += 1
+    request.level = level
+    request.next_escalation_at = now + config.ack_timeout
+    if not identities:
+        add_event(
+            session,
+            request.id,
+            "nobody_reachable",
+            f"fallback {target} has no reachable chat account",
+            at=now,
+        )
+        alert = Reply(texts.NOBODY_REACHABLE.format(reference=request.reference))
+        await copy_to_staff_chat(
+            session, config, request, now, alert, f"nobody:{request.id}:{request.steps}"
+        )
+        return Step.NOBODY
+    ping = await ping_text(session, request, level)
+    for identity in identities:
+        await enqueue(
+            session,
+            key=f"ping:{request.id}:{request.steps}:{identity.id}",
+            channel=identity.channel,
+            chat_id=identity.chat_id or identity.external_id,
+            reply=ping,
+            person_id=identity.person_id,
+            identity_id=identity.id,
+            request_id=request.id,
+            now=now,
+        )
+    add_event(
+        session,
+        request.id,
+        "level_pinged",
+        f"level {level} ({LEVEL_NAMES[level]}): {target}",
+        at=now,
+    )
+    copy = Reply(ping.text, ping.buttons)
+    await copy_to_staff_chat(
+        session, config, request, now, copy, f"staffcopy:{request.id}:{request.steps}"
+    )
+    return Step.PINGED
+
+
+async def copy_to_staff_chat(
+    session: AsyncSession,
+    config: EscalationConfig,
+    request: HotlineRequest,
+    now: datetime,
+    reply: Reply,
+    key: str,
+) -> None:
+    if config.staff_chat is None:
+        return
+    channel, chat_id = config.staff_chat
+    await enqueue(
+        session,
+        key=key,
+        channel=channel,
+        chat_id=chat_id,
+        reply=reply,
+        request_id=request.id,
+        now=now,
+    )
+
+
+async def notify_people(
+    session: AsyncSession,
+    request: HotlineRequest,
+    people_ids: Sequence[int],
+    reply: Reply,
+    key: str,
+    now: datetime,
+) -> None:
+    """A message to each reachable identity of these people (e.g. everyone pinged so far)."""
+    rows = await session.scalars(
+        select(Identity).where(
+            Identity.person_id.in_(list(people_ids)), Identity.reachable.is_(True)
+        )
+    )
+    for identity in rows:
+        await enqueue(
+            session,
+            key=f"{key}:{identity.id}",
+            channel=identity.channel,
+            chat_id=identity.chat_id or identity.external_id,
+            reply=reply,
+            person_id=identity.person_id,
+            identity_id=identity.id,
+            request_id=request.id,
+            now=now,
+        )

@@ -1,0 +1,92 @@
+"""The rota in the database: the newest imported document and the overrides (swaps, cover)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.directory.identities import person_by_email
+from bot.errors import DataError, UserFacingError
+from bot.escalation.rota import Duty, Override, Rota, duty_at, parse_rota
+from bot.store.db import Database
+from bot.store.models import Identity, Person, RotaOverride, RotaVersion
+
+ROLES = ("primary", "backup")
+
+
+async def current_rota(session: AsyncSession) -> Rota | None:
+    row = await session.scalar(select(RotaVersion).order_by(RotaVersion.id.desc()).limit(1))
+    return Rota.from_json(json.loads(row.content)) if row else None
+
+
+async def overrides_between(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[Override]:
+    rows = await session.scalars(
+        select(RotaOverride)
+        .where(RotaOverride.ends_at > start, RotaOverride.starts_at <= end)
+        .options(selectinload(RotaOverride.person))
+        .order_by(RotaOverride.id)
+    )
+    return [Override(r.person.email, r.role, r.starts_at, r.ends_at) for r in rows]  # type: ignore[arg-type]
+
+
+async def duty_now(session: AsyncSession, at: datetime) -> Duty | None:
+    rota = await current_rota(session)
+    if rota is None:
+        return None
+    return duty_at(rota, await overrides_between(session, at, at), at)
+
+
+async def import_rota(db: Database, path: Path) -> Rota:
+    rota = parse_rota(path)
+    async with db.session() as session:
+        known = {
+            p.email for p in await session.scalars(select(Person).where(Person.active.is_(True)))
+        }
+        named = (
+            {s.primary for s in rota.pattern}
+            | {s.backup for s in rota.pattern if s.backup}
+            | {rota.fallback}
+        )
+        missing = sorted(named - known)
+        if missing:
+            raise DataError(
+                [
+                    f"{path.name}: {email}: not in the directory (import it first)"
+                    for email in missing
+                ]
+            )
+        session.add(RotaVersion(source=path.name, content=json.dumps(rota.to_json())))
+    return rota
+
+
+async def add_override(
+    session: AsyncSession, email: str, role: str, start: datetime, end: datetime
+) -> RotaOverride:
+    if role not in ROLES:
+        raise UserFacingError(f"role must be primary or backup, not {role!r}")
+    if end <= start:
+        raise UserFacingError("the override must end after it starts")
+    person = await person_by_email(session, email)
+    if person is None or not person.is_staff:
+        raise UserFacingError(f"{email} is not a member of staff in the directory")
+    row = RotaOverride(person_id=person.id, role=role, starts_at=start, ends_at=end)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def reachable_emails(session: AsyncSession) -> set[str]:
+    """Staff with at least one linked chat identity that has not blocked the bot."""
+    rows = await session.scalars(
+        select(Person.email)
+        .join(Identity, Identity.person_id == Person.id)
+        .where(Identity.reachable.is_(True))
+    )
+    return set(rows)

@@ -1,0 +1,38 @@
+"""Timeline events: what happened to a request, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.models import RequestEvent, utcnow
+
+
+def add_event(
+    session: AsyncSession,
+    request_id: int,
+    kind: str,
+    detail: str = "",
+    person_id: int | None = None,
+    at: datetime | None = None,
+) -> None:
+    session.add(
+        RequestEvent(
+            request_id=request_id,
+            kind=kind,
+            detail=detail[:2000],
+            person_id=person_id,
+            at=at or utcnow(),
+        )
+    )
+
+
+async def events_of(session: AsyncSession, request_id: int) -> list[RequestEvent]:
+    rows = await session.scalars(
+        select(RequestEvent)
+        .where(RequestEvent.request_id == request_id)
+        .order_by(RequestEvent.at, RequestEvent.id)
+    )
+    return list(rows)

@@ -1,0 +1,420 @@
+"""Urgency detection: does a member's message read as an emergency for the duty officer, and which.
+
+Pure after loading (STYLE.md 4). The cue phrases are data (`data/urgency/cues.yaml`) and are read
+with the FAQ matcher's own text analysis, so synonyms, abbreviations and stems mean the same thing
+here as there. A missed emergency costs far more than a false alarm, so a single clear cue is
+enough; planning, policy and training language ("calm" phrases) pulls a message back down, and
+immediacy ("pressing" phrases) lets a topic word with no clear cue tip over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from bot.errors import DataError
+from bot.knowledge.language import MAX_PHRASE_WORDS, Lexicon, analyse, words
+from bot.knowledge.loader import BUNDLED_DATA_DIR
+
+CATEGORIES: tuple[str, ...] = (
+    "ofsted-notification",
+    "safeguarding",
+    "allegation",
+    "serious-incident",
+    "media",
+    "data-breach",
+    "cyber",
+    "premises",
+    "closure",
+    "industrial-action",
+    "exams",
+    "other-urgent",
+)
+FALLBACK = "other-urgent"
+CUES_FILE = "cues.yaml"
+LITERAL_MARK = "="
+# A 10,000-character paste is still one message; the opening says what it is about.
+MAX_CHARS = 3000
+MAX_WORDS = 300
+MIN_TYPO_LEN = 5
+LONG_WORD = 10  # from here on two slips are forgiven
+MAX_CACHED_FIXES = 4096
+_CATEGORY_FIELDS = frozenset(("guidance", "danger_first", "cues", "context"))
+_TOP_FIELDS = frozenset(("categories", "pressing", "calm", "not_typos"))
+# Phones drop apostrophes; "cant" and "can't" (normalised to "ca not") should read alike.
+_CASUAL = {
+    "cant": ("cannot",),
+    "dont": ("do", "not"),
+    "doesnt": ("does", "not"),
+    "didnt": ("did", "not"),
+    "isnt": ("is", "not"),
+    "wasnt": ("was", "not"),
+    "arent": ("are", "not"),
+    "werent": ("were", "not"),
+    "wont": ("will", "not"),
+    "havent": ("have", "not"),
+    "hasnt": ("has", "not"),
+    "couldnt": ("could", "not"),
+    "shouldnt": ("should", "not"),
+    "wouldnt": ("would", "not"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Urgency:
+    urgent: bool
+    category: str | None
+    score: float
+    cue: str | None
+
+
+@dataclass(frozen=True)
+class UrgencyCategory:
+    slug: str
+    guidance: str
+    danger_first: bool
+    cues: tuple[str, ...]
+    context: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UrgencyPolicy:
+    """Weights and the threshold, tuned with bench/urgency_quality.py."""
+
+    threshold: float = 0.6
+    cue: float = 0.7
+    per_extra_word: float = 0.04  # a longer cue is more specific, so it wins a tie
+    context: float = 0.35
+    support: float = 0.1  # each further phrase of the same category
+    support_cap: float = 0.2
+    pressing: float = 0.15
+    pressing_more: float = 0.05
+    calm: float = 0.4
+    calm_more: float = 0.1
+    slack: int = 4  # a phrase of n words may spread over n + slack words of the message
+
+
+DEFAULT_POLICY = UrgencyPolicy()
+
+
+PRESSING = "pressing"
+CALM = "calm"
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    kind: str  # a category slug, PRESSING or CALM
+    text: str
+    terms: tuple[str, ...]
+    literal: bool
+    weight: float
+
+    @property
+    def anchor(self) -> str:
+        """The term looked up first: the longest, which is usually the rarest."""
+        return max(self.terms, key=len)
+
+
+@dataclass
+class UrgencyDetector:
+    categories: Mapping[str, UrgencyCategory]
+    lexicon: Lexicon
+    policy: UrgencyPolicy
+    # (literal?, anchor term) -> the phrases to check when a message has that term
+    _index: Mapping[tuple[bool, str], tuple[_Phrase, ...]]
+    _known: frozenset[str]
+    _targets: Mapping[tuple[str, int], tuple[str, ...]]
+    _fixes: dict[str, str] = field(default_factory=dict)
+
+    def detect(self, text: str) -> Urgency:
+        raw = [self._fix(w) for w in _casual(words(text[:MAX_CHARS])[:MAX_WORDS])]
+        if not raw:
+            return Urgency(urgent=False, category=None, score=0.0, cue=None)
+        tokens = _Tokens(raw, analyse(raw, self.lexicon))
+        p = self.policy
+        hits: dict[str, list[_Phrase]] = defaultdict(list)
+        for key in tokens.lookups():
+            for phrase in self._index.get(key, ()):
+                if tokens.has(phrase, p.slack):
+                    hits[phrase.kind].append(phrase)
+        mood = 0.0
+        if pressing := len(hits.pop(PRESSING, ())):
+            mood += p.pressing + p.pressing_more * (pressing - 1)
+        if calm := len(hits.pop(CALM, ())):
+            mood -= p.calm + p.calm_more * (calm - 1)
+        scored: list[tuple[float, str, str]] = []
+        for slug in CATEGORIES:
+            found = hits.get(slug)
+            if found:
+                top = max(found, key=lambda ph: (ph.weight, ph.text))
+                support = min(p.support_cap, p.support * (len(found) - 1))
+                scored.append((top.weight + support + mood, slug, top.text))
+        return self._decide(scored)
+
+    def _decide(self, scored: Sequence[tuple[float, str, str]]) -> Urgency:
+        """A specific category over the catch-all: "emergency, boiler's gone" is premises."""
+        if not scored:
+            return Urgency(urgent=False, category=None, score=0.0, cue=None)
+        threshold = self.policy.threshold
+        specific = [s for s in scored if s[1] != FALLBACK]
+        fallback = [s for s in scored if s[1] == FALLBACK]
+        best = max(specific, key=lambda s: s[0], default=None)
+        if best is not None and best[0] >= threshold:
+            return Urgency(True, best[1], _clamp(best[0]), best[2])
+        if fallback and fallback[0][0] >= threshold:
+            chosen = best or fallback[0]
+            return Urgency(True, chosen[1], _clamp(fallback[0][0]), chosen[2])
+        top = max(scored, key=lambda s: s[0])
+        return Urgency(urgent=False, category=None, score=_clamp(top[0]), cue=None)
+
+    def _fix(self, word: str) -> str:
+        """Nearest cue word for a typo; words the data knows are never touched."""
+        if len(word) < MIN_TYPO_LEN or word in self._known or not word.isalpha():
+            return word
+        cached = self._fixes.get(word)
+        if cached is not None:
+            return cached
+        budget = 1 if len(word) < LONG_WORD else 2
+        candidates = [
+            c
+            for size in range(len(word) - budget, len(word) + budget + 1)
+            for c in self._targets.get((word[0], size), ())
+        ]
+        best = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=budget)
+        fixed = word if best is None else best[0]
+        if len(self._fixes) > MAX_CACHED_FIXES:
+            self._fixes.clear()
+        self._fixes[word] = fixed
+        return fixed
+
+
+class _Tokens:
+    """A message's words (for literal phrases) and analysed stems, each with their positions."""
+
+    __slots__ = ("_literal", "_stems")
+
+    def __init__(self, raw: Sequence[str], stems: Sequence[str]) -> None:
+        self._literal = _positions(raw)
+        self._stems = _positions(stems)
+
+    def lookups(self) -> list[tuple[bool, str]]:
+        return [(True, w) for w in self._literal] + [(False, t) for t in self._stems]
+
+    def has(self, phrase: _Phrase, slack: int) -> bool:
+        where = self._literal if phrase.literal else self._stems
+        lists = [where.get(t) for t in phrase.terms]
+        if any(not positions for positions in lists):
+            return False
+        if len(lists) == 1:
+            return True
+        return _min_span([pos for pos in lists if pos]) <= len(lists) + slack
+
+
+def _positions(tokens: Sequence[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = defaultdict(list)
+    for i, t in enumerate(tokens):
+        out[t].append(i)
+    return out
+
+
+def _min_span(lists: Sequence[Sequence[int]]) -> int:
+    """Smallest stretch of the message holding one position from each list, in any order."""
+    events = sorted((pos, k) for k, positions in enumerate(lists) for pos in positions)
+    need = len(lists)
+    counts = [0] * need
+    covered = 0
+    best = 1 << 30
+    left = 0
+    for pos, k in events:
+        if counts[k] == 0:
+            covered += 1
+        counts[k] += 1
+        while covered == need:
+            lpos, lk = events[left]
+            best = min(best, pos - lpos + 1)
+            counts[lk] -= 1
+            if counts[lk] == 0:
+                covered -= 1
+            left += 1
+    return best
+
+
+def _casual(raw: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for w in raw:
+        if w == "not" and out and out[-1] in ("ca", "can"):
+            out[-1] = "cannot"
+        else:
+            out.extend(_CASUAL.get(w, (w,)))
+    return out
+
+
+def _clamp(score: float) -> float:
+    return round(min(1.0, max(0.0, score)), 4)
+
+
+def load_detector(data_dir: Path, lexicon: Lexicon) -> UrgencyDetector:
+    """Read `data_dir/urgency/cues.yaml`, or the bundled one for a DATA_DIR with only an FAQ."""
+    path = data_dir / "urgency" / CUES_FILE
+    if not path.is_file():
+        path = BUNDLED_DATA_DIR / "urgency" / CUES_FILE
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8"))
+    except yaml.YAMLError as exc:
+        raise DataError([f"{CUES_FILE}: bad YAML: {exc}"]) from None
+    if not isinstance(raw, Mapping):
+        raise DataError([f"{CUES_FILE}: expected a mapping with categories, pressing and calm"])
+    return build_detector(raw, lexicon)
+
+
+def build_detector(
+    raw: Mapping[str, object], lexicon: Lexicon, policy: UrgencyPolicy = DEFAULT_POLICY
+) -> UrgencyDetector:
+    """Validate the cue data, reporting every problem at once, one line each."""
+    problems: list[str] = []
+    # Stopwords stay in the message so that "what do i do" can match and windows keep their
+    # length; a cue simply does not name them.
+    plain = dataclasses.replace(lexicon, stopwords=frozenset())
+    for key in sorted(set(raw) - _TOP_FIELDS):
+        problems.append(f"{CUES_FILE}: {key}: unknown field")
+    phrases = [
+        *_phrases(raw.get(PRESSING), PRESSING, PRESSING, plain, 0.0, problems, set()),
+        *_phrases(raw.get(CALM), CALM, CALM, plain, 0.0, problems, set()),
+    ]
+    not_typos = _strings(raw.get("not_typos", []), "not_typos", problems)
+    categories: dict[str, UrgencyCategory] = {}
+    section = raw.get("categories")
+    if not isinstance(section, Mapping):
+        problems.append(f"{CUES_FILE}: categories: expected a mapping of category slugs")
+        section = {}
+    for slug in sorted(set(section) - set(CATEGORIES), key=str):
+        problems.append(f"{CUES_FILE}: category {slug}: not one of {', '.join(CATEGORIES)}")
+    for slug in CATEGORIES:
+        built = _category(slug, section.get(slug), plain, policy, problems)
+        if built is not None:
+            categories[slug] = built[0]
+            phrases.extend(built[1])
+    if problems:
+        raise DataError(problems)
+    index: dict[tuple[bool, str], list[_Phrase]] = defaultdict(list)
+    for phrase in phrases:
+        index[(phrase.literal, phrase.anchor)].append(phrase)
+    cue_words = {w for text in _all_texts(raw, ()) for w in words(text.lstrip(LITERAL_MARK))}
+    known = set(cue_words) | lexicon.surface_words | lexicon.stopwords
+    known.update(w.lower() for w in not_typos)
+    for text in _all_texts(raw, (PRESSING, CALM)):
+        known.update(words(text.lstrip(LITERAL_MARK)))
+    # Typos are mended only into cue words: that is where a miss costs, and every extra target
+    # is another ordinary word that could be bent into something it is not.
+    targets: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for w in sorted(cue_words):
+        if len(w) >= MIN_TYPO_LEN - 1 and w.isalpha() and w not in lexicon.stopwords:
+            targets[(w[0], len(w))].append(w)
+    return UrgencyDetector(
+        categories=categories,
+        lexicon=plain,
+        policy=policy,
+        _index={k: tuple(v) for k, v in index.items()},
+        _known=frozenset(known),
+        _targets={k: tuple(v) for k, v in targets.items()},
+    )
+
+
+def _all_texts(raw: Mapping[str, object], top: tuple[str, ...]) -> list[str]:
+    """Phrases as written, duplicates too ("policies" must stay a known word after it
+    collapses into "policy"): every cue and context phrase, plus the top-level lists in `top`."""
+    lists = [raw.get(key) for key in top]
+    section = raw.get("categories")
+    if isinstance(section, Mapping):
+        for category in section.values():
+            if isinstance(category, Mapping):
+                lists += [category.get("cues"), category.get("context")]
+    return [str(x) for lst in lists if isinstance(lst, list) for x in lst]
+
+
+def _category(
+    slug: str, raw: object, lexicon: Lexicon, policy: UrgencyPolicy, problems: list[str]
+) -> tuple[UrgencyCategory, list[_Phrase]] | None:
+    where = f"category {slug}"
+    if not isinstance(raw, Mapping):
+        problems.append(f"{CUES_FILE}: {where}: missing (expected guidance, danger_first, cues)")
+        return None
+    before = len(problems)
+    for key in sorted(set(raw) - _CATEGORY_FIELDS, key=str):
+        problems.append(f"{CUES_FILE}: {where}: {key}: unknown field")
+    guidance = raw.get("guidance")
+    if not isinstance(guidance, str) or not guidance.strip():
+        problems.append(f"{CUES_FILE}: {where}: guidance: expected an FAQ entry id")
+    danger_first = raw.get("danger_first", False)
+    if not isinstance(danger_first, bool):
+        problems.append(f"{CUES_FILE}: {where}: danger_first: expected true or false")
+    seen: set[tuple[bool, tuple[str, ...]]] = set()
+    cues = _phrases(raw.get("cues"), slug, f"{where}: cues", lexicon, policy.cue, problems, seen)
+    if not cues and len(problems) == before:
+        problems.append(f"{CUES_FILE}: {where}: cues: expected at least one phrase")
+    context = _phrases(
+        raw.get("context", []), slug, f"{where}: context", lexicon, None, problems, seen
+    )
+    if len(problems) > before:
+        return None
+    category = UrgencyCategory(
+        slug=slug,
+        guidance=guidance.strip() if isinstance(guidance, str) else "",
+        danger_first=danger_first is True,
+        cues=tuple(ph.text for ph in cues),
+        context=tuple(ph.text for ph in context),
+    )
+    weighted = [
+        dataclasses.replace(ph, weight=ph.weight + policy.per_extra_word * (len(ph.terms) - 1))
+        for ph in cues
+    ]
+    return category, [
+        *weighted,
+        *(dataclasses.replace(ph, weight=policy.context) for ph in context),
+    ]
+
+
+def _strings(raw: object, where: str, problems: list[str]) -> list[str]:
+    if not isinstance(raw, list) or not all(isinstance(x, str | int) for x in raw):
+        problems.append(f"{CUES_FILE}: {where}: expected a list of phrases")
+        return []
+    return [str(x) for x in raw]
+
+
+def _phrases(
+    raw: object,
+    kind: str,
+    where: str,
+    lexicon: Lexicon,
+    weight: float | None,
+    problems: list[str],
+    seen: set[tuple[bool, tuple[str, ...]]],
+) -> list[_Phrase]:
+    """Compile phrases to terms; one that reads the same as an earlier one is dropped."""
+    out: list[_Phrase] = []
+    for text in _strings(raw, where, problems):
+        literal = text.startswith(LITERAL_MARK)
+        raw_words = _casual(words(text.removeprefix(LITERAL_MARK)))
+        if len(raw_words) > MAX_PHRASE_WORDS:
+            problems.append(
+                f"{CUES_FILE}: {where}: {text!r} has {len(raw_words)} words "
+                f"(at most {MAX_PHRASE_WORDS})"
+            )
+            continue
+        terms = tuple(raw_words) if literal else tuple(analyse(raw_words, lexicon))
+        if not terms:
+            problems.append(f"{CUES_FILE}: {where}: {text!r} has no words to match")
+            continue
+        if (literal, terms) in seen:
+            continue
+        seen.add((literal, terms))
+        unique = tuple(dict.fromkeys(terms))
+        out.append(_Phrase(kind, text, unique, literal, weight or 0.0))
+    return out

@@ -1,0 +1,89 @@
+"""A small partnership for escalation tests: one member, three staff on the rota, a fallback,
+a dispatcher on a fake clock, and a recording channel at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.conversation import Dispatcher, DispatcherConfig, IncomingMessage, Reply
+from bot.conversation.context import Deps
+from bot.escalation.outbox import deliver_due
+from bot.escalation.policy import EscalationConfig
+from bot.escalation.sweeper import sweep
+from bot.escalation.urgency import load_detector
+from bot.knowledge import KnowledgeBase
+from bot.knowledge.language import load_lexicon
+from bot.store import Database
+from bot.store.models import Person, Role
+from tests.conftest import DATA
+from tests.factories import make_person, make_rota, rota_yaml
+from tests.fakes import FakeClock, RecordingSender
+
+PHONE = "020 7946 0000"
+TIMEOUT = timedelta(minutes=10)
+LONDON = ZoneInfo("Europe/London")
+
+
+@dataclass
+class Partnership:
+    db: Database
+    clock: FakeClock
+    channel: RecordingSender
+    dispatcher: Dispatcher
+    deps: Deps
+    member: Person
+    primary: Person
+    backup: Person
+    fallback: Person
+
+    async def say(
+        self, person: Person, text: str | None = None, action: str | None = None
+    ) -> Reply:
+        replies = await self.dispatcher.handle(
+            IncomingMessage("console", person.email, person.email, text=text, action=action)
+        )
+        assert len(replies) == 1
+        return replies[0]
+
+    async def deliver(self) -> int:
+        return await deliver_due(self.db, {"console": self.channel}, self.clock)
+
+    async def sweep(self) -> int:
+        return await sweep(self.db, self.deps.escalation, self.clock)
+
+    def inbox(self, person: Person) -> list[str]:
+        return [r.text for r in self.channel.to(person.email)]
+
+
+def build(kb: KnowledgeBase, clock: FakeClock, config: EscalationConfig) -> Deps:
+    detector = load_detector(DATA, load_lexicon(DATA / "language"))
+    return Deps(
+        kb=kb,
+        urgency=detector,
+        escalation=config,
+        hotline_phone=PHONE,
+        timezone=LONDON,
+        clock=clock,
+    )
+
+
+@pytest.fixture(name="p")
+async def partnership(db: Database, kb: KnowledgeBase) -> Partnership:
+    member = await make_person(db, name="Mo Member")
+    primary = await make_person(db, role=Role.STAFF, name="Pat Primary")
+    backup = await make_person(db, role=Role.STAFF, name="Bea Backup")
+    fallback = await make_person(db, role=Role.ADMIN, name="Fay Fallback")
+    await make_rota(db, rota_yaml(primary.email, backup.email, fallback.email))
+    clock = FakeClock()
+    config = EscalationConfig(
+        ack_timeout=TIMEOUT, staff_chat=("console", "#staff"), hotline_phone=PHONE
+    )
+    deps = build(kb, clock, config)
+    dispatcher = Dispatcher(db, deps, DispatcherConfig(hotline_phone=PHONE))
+    return Partnership(
+        db, clock, RecordingSender(), dispatcher, deps, member, primary, backup, fallback
+    )
