@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine with only Python 3.11+:
-#   make run    - virtualenv, install, migrate, then chat in the terminal on the example data
+#   make run    - virtualenv, install, migrate, import the example directory and rota, then chat
+#                 in the terminal (CHAT_AS=email picks who; run a second one as staff)
 #   make test   - virtualenv, install, lint, type-check, then the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
@@ -22,9 +23,10 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/hotline db upgrade
 	$(BIN)/hotline directory import data/example/directory.yaml
+	$(BIN)/hotline rota import data/example/rota.yaml
 
 run: migrate
-	$(BIN)/hotline chat --as $(CHAT_AS)
+	STAFF_CHAT=$${STAFF_CHAT:-console:#staff} $(BIN)/hotline chat --as $(CHAT_AS)
 
 lint: install
 	$(BIN)/ruff check bot tests bench
@@ -36,6 +38,8 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/faq_quality.py
+	$(BIN)/python bench/urgency_quality.py
+	$(BIN)/python bench/escalation.py
 
 clean:
 	rm -rf $(VENV) hotline.db hotline.db-wal hotline.db-shm

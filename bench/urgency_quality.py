@@ -15,10 +15,10 @@ import json
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.escalation.urgency import Urgency, UrgencyDetector, load_detector
+from bot.escalation.urgency import DEFAULT_POLICY, Urgency, UrgencyDetector, load_detector
 from bot.knowledge.language import load_lexicon
 from bot.knowledge.loader import language_dir
 
@@ -42,7 +42,17 @@ def load_messages(path: Path) -> list[Labelled]:
     return rows
 
 
-def report(rows: Sequence[Labelled], outcomes: Sequence[Urgency]) -> None:
+@dataclass(frozen=True, slots=True)
+class Figures:
+    precision: float
+    recall: float
+    f1: float
+    category_accuracy: float
+    false_positives: int
+    false_negatives: int
+
+
+def figures(rows: Sequence[Labelled], outcomes: Sequence[Urgency]) -> Figures:
     pairs = list(zip(rows, outcomes, strict=True))
     tp = sum(r.urgent and o.urgent for r, o in pairs)
     fp = sum(not r.urgent and o.urgent for r, o in pairs)
@@ -52,10 +62,7 @@ def report(rows: Sequence[Labelled], outcomes: Sequence[Urgency]) -> None:
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     caught = [(r, o) for r, o in pairs if r.urgent and o.urgent]
     right = sum(r.category == o.category for r, o in caught)
-    print(f"messages: {len(rows)} ({sum(r.urgent for r in rows)} urgent)")
-    print(f"precision: {precision:.3f}  recall: {recall:.3f}  f1: {f1:.3f}")
-    print(f"category accuracy (urgent and detected): {right / max(len(caught), 1):.3f}")
-    print(f"false positives: {fp}  false negatives: {fn}")
+    return Figures(precision, recall, f1, right / max(len(caught), 1), fp, fn)
 
 
 def latency(
@@ -75,12 +82,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
     ap.add_argument("--data", type=Path, default=ROOT / "data")
+    ap.add_argument(
+        "--sweep", action="store_true", help="also print the figures for a range of thresholds"
+    )
     args = ap.parse_args()
 
     rows = load_messages(args.queries)
-    detector = load_detector(args.data, load_lexicon(language_dir(args.data)))
-    outcomes = [detector.detect(r.text) for r in rows]
-    report(rows, outcomes)
+    lexicon = load_lexicon(language_dir(args.data))
+    detector = load_detector(args.data, lexicon)
+    f = figures(rows, [detector.detect(r.text) for r in rows])
+    print(f"messages: {len(rows)} ({sum(r.urgent for r in rows)} urgent) from {args.queries}")
+    print(f"precision: {f.precision:.3f}  recall: {f.recall:.3f}  f1: {f.f1:.3f}")
+    print(f"category accuracy (urgent and detected): {f.category_accuracy:.3f}")
+    print(f"false positives: {f.false_positives}  false negatives: {f.false_negatives}")
+    if args.sweep:
+        print(f"{'threshold':>9} {'precision':>9} {'recall':>7} {'f1':>6} {'category':>8}")
+        for step in range(35, 91, 5):
+            policy = replace(DEFAULT_POLICY, threshold=step / 100)
+            swept = load_detector(args.data, lexicon, policy)
+            g = figures(rows, [swept.detect(r.text) for r in rows])
+            print(
+                f"{policy.threshold:>9.2f} {g.precision:>9.3f} {g.recall:>7.3f} {g.f1:>6.3f}"
+                f" {g.category_accuracy:>8.3f}"
+            )
     # A fresh detector, so that the typo cache warmed above does not flatter the first pass.
     fresh = load_detector(args.data, load_lexicon(language_dir(args.data)))
     p50, p99 = latency(fresh, [r.text for r in rows])

@@ -62,7 +62,10 @@ async def import_rota(db: Database, path: Path) -> Rota:
                     for email in missing
                 ]
             )
-        session.add(RotaVersion(source=path.name, content=json.dumps(rota.to_json())))
+        content = json.dumps(rota.to_json(), sort_keys=True)
+        latest = await session.scalar(select(RotaVersion).order_by(RotaVersion.id.desc()).limit(1))
+        if latest is None or latest.content != content:  # importing the same file again is a no-op
+            session.add(RotaVersion(source=path.name, content=content))
     return rota
 
 

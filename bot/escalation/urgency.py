@@ -10,6 +10,7 @@ immediacy ("pressing" phrases) lets a topic word with no clear cue tip over.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ CATEGORIES: tuple[str, ...] = (
 FALLBACK = "other-urgent"
 CUES_FILE = "cues.yaml"
 LITERAL_MARK = "="
+ALTERNATIVE = "/"  # "teacher/ta hit/pushed" is four phrases
+MAX_VARIANTS = 300
 # A 10,000-character paste is still one message; the opening says what it is about.
 MAX_CHARS = 3000
 MAX_WORDS = 300
@@ -92,13 +95,15 @@ class UrgencyPolicy:
     cue: float = 0.7
     per_extra_word: float = 0.04  # a longer cue is more specific, so it wins a tie
     context: float = 0.35
-    support: float = 0.1  # each further phrase of the same category
+    support: float = 0.1  # each further cue of the same category
+    support_context: float = 0.05  # each further context phrase
     support_cap: float = 0.2
     pressing: float = 0.15
     pressing_more: float = 0.05
     calm: float = 0.4
     calm_more: float = 0.1
-    slack: int = 4  # a phrase of n words may spread over n + slack words of the message
+    slack: int = 4  # a cue of n words may spread over n + slack words of the message
+    mood_slack: int = 1  # pressing and calm phrases are idioms: their words stay together
 
 
 DEFAULT_POLICY = UrgencyPolicy()
@@ -142,7 +147,8 @@ class UrgencyDetector:
         hits: dict[str, list[_Phrase]] = defaultdict(list)
         for key in tokens.lookups():
             for phrase in self._index.get(key, ()):
-                if tokens.has(phrase, p.slack):
+                slack = p.mood_slack if phrase.kind in (PRESSING, CALM) else p.slack
+                if tokens.has(phrase, slack):
                     hits[phrase.kind].append(phrase)
         mood = 0.0
         if pressing := len(hits.pop(PRESSING, ())):
@@ -154,7 +160,9 @@ class UrgencyDetector:
             found = hits.get(slug)
             if found:
                 top = max(found, key=lambda ph: (ph.weight, ph.text))
-                support = min(p.support_cap, p.support * (len(found) - 1))
+                more = sum(p.support if ph.weight >= p.cue else p.support_context for ph in found)
+                more -= p.support if top.weight >= p.cue else p.support_context
+                support = min(p.support_cap, more)
                 scored.append((top.weight + support + mood, slug, top.text))
         return self._decide(scored)
 
@@ -214,7 +222,11 @@ class _Tokens:
             return False
         if len(lists) == 1:
             return True
-        return _min_span([pos for pos in lists if pos]) <= len(lists) + slack
+        present = [pos for pos in lists if pos]
+        # Two words in either order ("ofsted rang", "rang... ofsted"); longer phrases in order,
+        # so that "hit a teacher" is not read into "a teacher hit him".
+        span = _min_span(present) if len(present) == 2 else _min_ordered_span(present)
+        return span <= len(lists) + slack
 
 
 def _positions(tokens: Sequence[str]) -> dict[str, list[int]]:
@@ -246,6 +258,19 @@ def _min_span(lists: Sequence[Sequence[int]]) -> int:
     return best
 
 
+def _min_ordered_span(lists: Sequence[Sequence[int]]) -> int:
+    """Smallest stretch holding the lists' positions in order; earliest next picks suffice."""
+    best = 1 << 30
+    for start in lists[0]:
+        pos = start
+        for positions in lists[1:]:
+            pos = next((p for p in positions if p > pos), -1)
+            if pos < 0:
+                return best
+        best = min(best, pos - start + 1)
+    return best
+
+
 def _casual(raw: Iterable[str]) -> list[str]:
     out: list[str] = []
     for w in raw:
@@ -260,7 +285,9 @@ def _clamp(score: float) -> float:
     return round(min(1.0, max(0.0, score)), 4)
 
 
-def load_detector(data_dir: Path, lexicon: Lexicon) -> UrgencyDetector:
+def load_detector(
+    data_dir: Path, lexicon: Lexicon, policy: UrgencyPolicy = DEFAULT_POLICY
+) -> UrgencyDetector:
     """Read `data_dir/urgency/cues.yaml`, or the bundled one for a DATA_DIR with only an FAQ."""
     path = data_dir / "urgency" / CUES_FILE
     if not path.is_file():
@@ -271,7 +298,7 @@ def load_detector(data_dir: Path, lexicon: Lexicon) -> UrgencyDetector:
         raise DataError([f"{CUES_FILE}: bad YAML: {exc}"]) from None
     if not isinstance(raw, Mapping):
         raise DataError([f"{CUES_FILE}: expected a mapping with categories, pressing and calm"])
-    return build_detector(raw, lexicon)
+    return build_detector(raw, lexicon, policy)
 
 
 def build_detector(
@@ -306,11 +333,11 @@ def build_detector(
     index: dict[tuple[bool, str], list[_Phrase]] = defaultdict(list)
     for phrase in phrases:
         index[(phrase.literal, phrase.anchor)].append(phrase)
-    cue_words = {w for text in _all_texts(raw, ()) for w in words(text.lstrip(LITERAL_MARK))}
+    cue_words = {w for text in _all_texts(raw, ()) for w in words(_plain(text))}
     known = set(cue_words) | lexicon.surface_words | lexicon.stopwords
     known.update(w.lower() for w in not_typos)
     for text in _all_texts(raw, (PRESSING, CALM)):
-        known.update(words(text.lstrip(LITERAL_MARK)))
+        known.update(words(_plain(text)))
     # Typos are mended only into cue words: that is where a miss costs, and every extra target
     # is another ordinary word that could be bent into something it is not.
     targets: dict[tuple[str, int], list[str]] = defaultdict(list)
@@ -325,6 +352,10 @@ def build_detector(
         _known=frozenset(known),
         _targets={k: tuple(v) for k, v in targets.items()},
     )
+
+
+def _plain(text: str) -> str:
+    return text.removeprefix(LITERAL_MARK).replace(ALTERNATIVE, " ")
 
 
 def _all_texts(raw: Mapping[str, object], top: tuple[str, ...]) -> list[str]:
@@ -401,20 +432,28 @@ def _phrases(
     out: list[_Phrase] = []
     for text in _strings(raw, where, problems):
         literal = text.startswith(LITERAL_MARK)
-        raw_words = _casual(words(text.removeprefix(LITERAL_MARK)))
-        if len(raw_words) > MAX_PHRASE_WORDS:
+        slots = text.removeprefix(LITERAL_MARK).split()
+        if len(slots) > MAX_PHRASE_WORDS:
             problems.append(
-                f"{CUES_FILE}: {where}: {text!r} has {len(raw_words)} words "
+                f"{CUES_FILE}: {where}: {text!r} has {len(slots)} words "
                 f"(at most {MAX_PHRASE_WORDS})"
             )
             continue
-        terms = tuple(raw_words) if literal else tuple(analyse(raw_words, lexicon))
-        if not terms:
-            problems.append(f"{CUES_FILE}: {where}: {text!r} has no words to match")
+        variants = list(itertools.product(*(slot.split(ALTERNATIVE) for slot in slots)))
+        if len(variants) > MAX_VARIANTS:
+            problems.append(
+                f"{CUES_FILE}: {where}: {text!r} spells {len(variants)} phrases "
+                f"(at most {MAX_VARIANTS})"
+            )
             continue
-        if (literal, terms) in seen:
-            continue
-        seen.add((literal, terms))
-        unique = tuple(dict.fromkeys(terms))
-        out.append(_Phrase(kind, text, unique, literal, weight or 0.0))
+        for variant in variants:
+            raw_words = _casual(words(" ".join(variant)))
+            terms = tuple(raw_words) if literal else tuple(analyse(raw_words, lexicon))
+            if not terms:
+                problems.append(f"{CUES_FILE}: {where}: {text!r} has no words to match")
+                break
+            if (literal, terms) in seen:
+                continue
+            seen.add((literal, terms))
+            out.append(_Phrase(kind, text, tuple(dict.fromkeys(terms)), literal, weight or 0.0))
     return out

@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot.conversation import Dispatcher, DispatcherConfig, IncomingMessage, Reply, texts
+from bot.escalation.urgency import load_detector
 from bot.knowledge import KnowledgeBase
+from bot.knowledge.language import load_lexicon
 from bot.store import Database
 from bot.store.models import (
     AnswerFeedback,
@@ -16,8 +18,6 @@ from bot.store.models import (
     RequestKind,
     RequestStatus,
 )
-from bot.escalation.urgency import load_detector
-from bot.knowledge.language import load_lexicon
 from tests.conftest import DATA, make_deps, rebuild_postgres
 from tests.factories import make_person
 

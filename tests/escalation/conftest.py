@@ -14,12 +14,10 @@ from bot.conversation.context import Deps
 from bot.escalation.outbox import deliver_due
 from bot.escalation.policy import EscalationConfig
 from bot.escalation.sweeper import sweep
-from bot.escalation.urgency import load_detector
+from bot.escalation.urgency import UrgencyDetector
 from bot.knowledge import KnowledgeBase
-from bot.knowledge.language import load_lexicon
 from bot.store import Database
 from bot.store.models import Person, Role
-from tests.conftest import DATA
 from tests.factories import make_person, make_rota, rota_yaml
 from tests.fakes import FakeClock, RecordingSender
 
@@ -59,20 +57,8 @@ class Partnership:
         return [r.text for r in self.channel.to(person.email)]
 
 
-def build(kb: KnowledgeBase, clock: FakeClock, config: EscalationConfig) -> Deps:
-    detector = load_detector(DATA, load_lexicon(DATA / "language"))
-    return Deps(
-        kb=kb,
-        urgency=detector,
-        escalation=config,
-        hotline_phone=PHONE,
-        timezone=LONDON,
-        clock=clock,
-    )
-
-
 @pytest.fixture(name="p")
-async def partnership(db: Database, kb: KnowledgeBase) -> Partnership:
+async def partnership(db: Database, kb: KnowledgeBase, urgency: UrgencyDetector) -> Partnership:
     member = await make_person(db, name="Mo Member")
     primary = await make_person(db, role=Role.STAFF, name="Pat Primary")
     backup = await make_person(db, role=Role.STAFF, name="Bea Backup")
@@ -82,7 +68,9 @@ async def partnership(db: Database, kb: KnowledgeBase) -> Partnership:
     config = EscalationConfig(
         ack_timeout=TIMEOUT, staff_chat=("console", "#staff"), hotline_phone=PHONE
     )
-    deps = build(kb, clock, config)
+    deps = Deps(
+        kb=kb, urgency=urgency, escalation=config, hotline_phone=PHONE, timezone=LONDON, clock=clock
+    )
     dispatcher = Dispatcher(db, deps, DispatcherConfig(hotline_phone=PHONE))
     return Partnership(
         db, clock, RecordingSender(), dispatcher, deps, member, primary, backup, fallback

@@ -3,8 +3,8 @@
 import io
 
 from bot.conversation import Dispatcher, DispatcherConfig, texts
-from bot.handlers.console import ConsoleChat
 from bot.conversation.context import Deps
+from bot.handlers.console import ConsoleChat
 from bot.store import Database
 from tests.factories import make_person
 
