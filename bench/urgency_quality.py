@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.escalation.urgency import DEFAULT_POLICY, Urgency, UrgencyDetector, load_detector
+from bot.escalation.urgency import (
+    CATEGORIES,
+    DEFAULT_POLICY,
+    Urgency,
+    UrgencyDetector,
+    load_detector,
+)
 from bot.knowledge.language import load_lexicon
 from bot.knowledge.loader import language_dir
 
@@ -65,6 +71,19 @@ def figures(rows: Sequence[Labelled], outcomes: Sequence[Urgency]) -> Figures:
     return Figures(precision, recall, f1, right / max(len(caught), 1), fp, fn)
 
 
+def by_category(rows: Sequence[Labelled], outcomes: Sequence[Urgency]) -> None:
+    """Counts per category, never messages: where recall or precision is lost."""
+    print(f"{'category':<20} {'urgent':>6} {'caught':>6} {'right':>6} {'false alarms':>12}")
+    for slug in CATEGORIES:
+        gold = [(r, o) for r, o in zip(rows, outcomes, strict=True) if r.category == slug]
+        caught = [o for r, o in gold if r.urgent and o.urgent]
+        alarms = sum(
+            not r.urgent and o.category == slug for r, o in zip(rows, outcomes, strict=True)
+        )
+        right = sum(o.category == slug for o in caught)
+        print(f"{slug:<20} {len(gold):>6} {len(caught):>6} {right:>6} {alarms:>12}")
+
+
 def latency(
     detector: UrgencyDetector, texts: Sequence[str], repeat: int = 5
 ) -> tuple[float, float]:
@@ -83,18 +102,36 @@ def main() -> None:
     ap.add_argument("--queries", type=Path, default=DEFAULT_QUERIES)
     ap.add_argument("--data", type=Path, default=ROOT / "data")
     ap.add_argument(
+        "--typo-check",
+        type=Path,
+        metavar="WORDLIST",
+        help="print the words of WORDLIST (one a line) that typo mending would turn into a cue"
+        " word of another stem, for cues.yaml's not_typos, and stop",
+    )
+    ap.add_argument(
+        "--by-category", action="store_true", help="also print counts for each category"
+    )
+    ap.add_argument(
         "--sweep", action="store_true", help="also print the figures for a range of thresholds"
     )
     args = ap.parse_args()
 
-    rows = load_messages(args.queries)
     lexicon = load_lexicon(language_dir(args.data))
+    if args.typo_check:
+        detector = load_detector(args.data, lexicon)
+        listed = args.typo_check.read_text("utf-8", errors="replace").split()
+        print("\n".join(detector.typo_collisions(listed)))
+        return
+    rows = load_messages(args.queries)
     detector = load_detector(args.data, lexicon)
-    f = figures(rows, [detector.detect(r.text) for r in rows])
+    outcomes = [detector.detect(r.text) for r in rows]
+    f = figures(rows, outcomes)
     print(f"messages: {len(rows)} ({sum(r.urgent for r in rows)} urgent) from {args.queries}")
     print(f"precision: {f.precision:.3f}  recall: {f.recall:.3f}  f1: {f.f1:.3f}")
     print(f"category accuracy (urgent and detected): {f.category_accuracy:.3f}")
     print(f"false positives: {f.false_positives}  false negatives: {f.false_negatives}")
+    if args.by_category:
+        by_category(rows, outcomes)
     if args.sweep:
         print(f"{'threshold':>9} {'precision':>9} {'recall':>7} {'f1':>6} {'category':>8}")
         for step in range(35, 91, 5):

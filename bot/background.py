@@ -45,6 +45,7 @@ class Background:
         self.clock = clock
         self.chat_ids = chat_ids
         self._wake = asyncio.Event()
+        self._sweeping = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
         self._deliverer: asyncio.Task[None] | None = None
 
@@ -53,11 +54,12 @@ class Background:
         self._wake.set()
 
     async def sweep_now(self) -> int:
-        try:
-            taken = await sweep(self.db, self.config, self.clock)
-        except Exception:
-            log.exception("sweep failed")
-            return 0
+        async with self._sweeping:
+            try:
+                taken = await sweep(self.db, self.config, self.clock)
+            except Exception:
+                log.exception("sweep failed")
+                return 0
         if taken:
             self.kick()
         return taken
@@ -94,7 +96,9 @@ class Background:
 
     async def stop(self) -> None:
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.pause()
+            async with self._sweeping:  # let a sweep in progress commit rather than cancel it
+                self._scheduler.shutdown(wait=False)
             self._scheduler = None
         if self._deliverer is not None:
             self._deliverer.cancel()

@@ -181,16 +181,22 @@ async def deliver_due(
     senders: Mapping[str, Sender],
     clock: Callable[[], datetime] = utcnow,
     chat_ids: Collection[str] | None = None,
+    batch: int = 50,
+    max_batches: int = 20,
 ) -> int:
-    """Send what is due on the given channels; returns how many were accepted by a platform."""
-    claimed = await claim_due(db, clock(), senders.keys(), chat_ids)
+    """Send what is due on the given channels, batch after batch while batches come back full;
+    returns how many a platform accepted."""
     accepted = 0
-    for item in claimed:
-        try:
-            result = await senders[item.channel].send(item.chat_id, item.reply)
-        except Exception as exc:  # a sender bug must not stop delivery of the rest
-            log.exception("sender failed message=%s channel=%s", item.id, item.channel)
-            result = RetryLater(f"{type(exc).__name__}")
-        await settle(db, item, result, clock())
-        accepted += isinstance(result, Sent)
+    for _ in range(max_batches):
+        claimed = await claim_due(db, clock(), senders.keys(), chat_ids, batch)
+        for item in claimed:
+            try:
+                result = await senders[item.channel].send(item.chat_id, item.reply)
+            except Exception as exc:  # a sender bug must not stop delivery of the rest
+                log.exception("sender failed message=%s channel=%s", item.id, item.channel)
+                result = RetryLater(f"{type(exc).__name__}")
+            await settle(db, item, result, clock())
+            accepted += isinstance(result, Sent)
+        if len(claimed) < batch:
+            break
     return accepted

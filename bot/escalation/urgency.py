@@ -15,13 +15,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.errors import DataError
-from bot.knowledge.language import MAX_PHRASE_WORDS, Lexicon, analyse, words
+from bot.knowledge.language import MAX_PHRASE_WORDS, Lexicon, analyse, stem, words
 from bot.knowledge.loader import BUNDLED_DATA_DIR
 
 CATEGORIES: tuple[str, ...] = (
@@ -50,7 +51,11 @@ MIN_TYPO_LEN = 5
 LONG_WORD = 10  # from here on two slips are forgiven
 MAX_CACHED_FIXES = 4096
 _CATEGORY_FIELDS = frozenset(("guidance", "danger_first", "cues", "context"))
-_TOP_FIELDS = frozenset(("categories", "pressing", "calm", "not_typos"))
+_TOP_FIELDS = frozenset(("categories", "pressing", "calm", "asking", "not_typos"))
+# "no one has been hurt", "not a 999 call", "police haven't arrived": the cue does not apply.
+# The reach is short, so "not sure if this is a data breach" still is one.
+_NEGATORS = frozenset(("no", "not", "nobody", "noone", "none", "never", "without"))
+_NEGATOR_STEMS = frozenset(stem(w) for w in _NEGATORS)
 # Phones drop apostrophes; "cant" and "can't" (normalised to "ca not") should read alike.
 _CASUAL = {
     "cant": ("cannot",),
@@ -91,18 +96,22 @@ class UrgencyCategory:
 class UrgencyPolicy:
     """Weights and the threshold, tuned with bench/urgency_quality.py."""
 
-    threshold: float = 0.6
+    threshold: float = 0.55
     cue: float = 0.7
     per_extra_word: float = 0.04  # a longer cue is more specific, so it wins a tie
-    context: float = 0.35
+    context: float = 0.55
     support: float = 0.1  # each further cue of the same category
-    support_context: float = 0.05  # each further context phrase
+    support_context: float = 0.15  # each further context phrase
     support_cap: float = 0.2
     pressing: float = 0.15
     pressing_more: float = 0.05
     calm: float = 0.4
+    calm_pressed: float = 0.3  # the calm penalty when the message also has a pressing phrase
     calm_more: float = 0.1
-    slack: int = 4  # a cue of n words may spread over n + slack words of the message
+    asking: float = 0.1  # a message opening with a question word and nothing pressing
+    slack: int = 6  # a two-word cue may spread over 2 + slack words of the message
+    ordered_slack: int = 3  # a longer cue, whose words must come in order, over n + this
+    negation_reach: int = 3  # "no one has been hurt": a negator this close before a cue
     mood_slack: int = 1  # pressing and calm phrases are idioms: their words stay together
 
 
@@ -127,6 +136,13 @@ class _Phrase:
         return max(self.terms, key=len)
 
 
+class _Score(NamedTuple):
+    score: float
+    slug: str
+    cue: str
+    cued: bool  # a real cue, not only context phrases
+
+
 @dataclass
 class UrgencyDetector:
     categories: Mapping[str, UrgencyCategory]
@@ -135,6 +151,7 @@ class UrgencyDetector:
     # (literal?, anchor term) -> the phrases to check when a message has that term
     _index: Mapping[tuple[bool, str], tuple[_Phrase, ...]]
     _known: frozenset[str]
+    _asking: frozenset[str]
     _targets: Mapping[tuple[str, int], tuple[str, ...]]
     _fixes: dict[str, str] = field(default_factory=dict)
 
@@ -147,40 +164,68 @@ class UrgencyDetector:
         hits: dict[str, list[_Phrase]] = defaultdict(list)
         for key in tokens.lookups():
             for phrase in self._index.get(key, ()):
-                slack = p.mood_slack if phrase.kind in (PRESSING, CALM) else p.slack
-                if tokens.has(phrase, slack):
+                if phrase.kind in (PRESSING, CALM):
+                    matched = tokens.has(phrase, p.mood_slack, p.mood_slack)
+                else:
+                    matched = tokens.has(phrase, p.slack, p.ordered_slack, p.negation_reach)
+                if matched:
                     hits[phrase.kind].append(phrase)
+        pressing = len(hits.pop(PRESSING, ()))
+        calm = len(hits.pop(CALM, ()))
         mood = 0.0
-        if pressing := len(hits.pop(PRESSING, ())):
+        if pressing:
             mood += p.pressing + p.pressing_more * (pressing - 1)
-        if calm := len(hits.pop(CALM, ())):
-            mood -= p.calm + p.calm_more * (calm - 1)
-        scored: list[tuple[float, str, str]] = []
+        if calm:
+            # "Ofsted tomorrow, how should we prepare?" is still an emergency: immediacy wins.
+            mood -= (p.calm_pressed if pressing else p.calm) + p.calm_more * (calm - 1)
+        if not pressing and raw[0] in self._asking:
+            # A message that opens as a question and names no event is usually a general one.
+            mood -= p.asking
+        scored: list[_Score] = []
         for slug in CATEGORIES:
             found = hits.get(slug)
             if found:
                 top = max(found, key=lambda ph: (ph.weight, ph.text))
-                more = sum(p.support if ph.weight >= p.cue else p.support_context for ph in found)
-                more -= p.support if top.weight >= p.cue else p.support_context
+                # Only phrases that bring words of their own back the top one up: "ofsted" as
+                # context says nothing more once "ofsted rang" has matched.
+                more = sum(
+                    p.support if ph.weight >= p.cue else p.support_context
+                    for ph in found
+                    if not set(ph.terms) <= set(top.terms)
+                )
                 support = min(p.support_cap, more)
-                scored.append((top.weight + support + mood, slug, top.text))
+                cued = top.weight >= p.cue
+                scored.append(_Score(top.weight + support + mood, slug, top.text, cued))
         return self._decide(scored)
 
-    def _decide(self, scored: Sequence[tuple[float, str, str]]) -> Urgency:
-        """A specific category over the catch-all: "emergency, boiler's gone" is premises."""
-        if not scored:
-            return Urgency(urgent=False, category=None, score=0.0, cue=None)
+    def _decide(self, scored: Sequence[_Score]) -> Urgency:
+        """The best specific category, unless only the catch-all has a real cue: "emergency,
+        the boiler's gone" is premises, "urgent, please call me about a teacher" is not
+        allegation on the strength of "teacher" alone."""
         threshold = self.policy.threshold
-        specific = [s for s in scored if s[1] != FALLBACK]
-        fallback = [s for s in scored if s[1] == FALLBACK]
-        best = max(specific, key=lambda s: s[0], default=None)
-        if best is not None and best[0] >= threshold:
-            return Urgency(True, best[1], _clamp(best[0]), best[2])
-        if fallback and fallback[0][0] >= threshold:
-            chosen = best or fallback[0]
-            return Urgency(True, chosen[1], _clamp(fallback[0][0]), chosen[2])
-        top = max(scored, key=lambda s: s[0])
-        return Urgency(urgent=False, category=None, score=_clamp(top[0]), cue=None)
+        best = max((s for s in scored if s.slug != FALLBACK), key=lambda s: s.score, default=None)
+        fallback = next((s for s in scored if s.slug == FALLBACK), None)
+        fallback_cue = fallback is not None and fallback.cued
+        if best is not None and best.score >= threshold and (best.cued or not fallback_cue):
+            return Urgency(True, best.slug, _clamp(best.score), best.cue)
+        if fallback is not None and fallback.score >= threshold:
+            chosen = best if best is not None and best.cued else fallback
+            return Urgency(True, chosen.slug, _clamp(fallback.score), chosen.cue)
+        top = max((s.score for s in scored), default=0.0)
+        return Urgency(urgent=False, category=None, score=_clamp(top), cue=None)
+
+    def typo_collisions(self, candidates: Iterable[str]) -> list[str]:
+        """Real words that typo mending would bend into a cue word with another meaning.
+
+        For maintaining `not_typos` from a dictionary after the cues change."""
+        out = set()
+        for raw in candidates:
+            word = raw.lower()
+            if word.isalpha() and word not in self._known:
+                fixed = self._fix(word)
+                if stem(fixed) != stem(word):
+                    out.add(word)
+        return sorted(out)
 
     def _fix(self, word: str) -> str:
         """Nearest cue word for a typo; words the data knows are never touched."""
@@ -206,27 +251,42 @@ class UrgencyDetector:
 class _Tokens:
     """A message's words (for literal phrases) and analysed stems, each with their positions."""
 
-    __slots__ = ("_literal", "_stems")
+    __slots__ = ("_analysed", "_literal", "_raw", "_stems")
 
     def __init__(self, raw: Sequence[str], stems: Sequence[str]) -> None:
+        self._raw = raw
+        self._analysed = stems
         self._literal = _positions(raw)
         self._stems = _positions(stems)
 
     def lookups(self) -> list[tuple[bool, str]]:
         return [(True, w) for w in self._literal] + [(False, t) for t in self._stems]
 
-    def has(self, phrase: _Phrase, slack: int) -> bool:
-        where = self._literal if phrase.literal else self._stems
+    def has(self, phrase: _Phrase, slack: int, ordered_slack: int, negators: int = 0) -> bool:
+        """Whether the phrase is in the message and, when `negators` is a reach, not negated."""
+        literal = phrase.literal
+        where = self._literal if literal else self._stems
         lists = [where.get(t) for t in phrase.terms]
-        if any(not positions for positions in lists):
-            return False
-        if len(lists) == 1:
-            return True
         present = [pos for pos in lists if pos]
-        # Two words in either order ("ofsted rang", "rang... ofsted"); longer phrases in order,
-        # so that "hit a teacher" is not read into "a teacher hit him".
-        span = _min_span(present) if len(present) == 2 else _min_ordered_span(present)
-        return span <= len(lists) + slack
+        if len(present) < len(lists):
+            return False
+        if len(present) == 1:
+            span, start = 1, present[0][0]
+        elif len(present) == 2 and not literal:
+            # Two words in either order ("ofsted rang", "a call from ofsted")...
+            span, start = _min_span(present)
+            span -= slack - ordered_slack
+        else:
+            # ...longer phrases, and literal ones, in order, so that "hit a teacher" is not read
+            # into "a teacher hit him".
+            span, start = _min_ordered_span(present)
+        if span > len(present) + ordered_slack:
+            return False
+        if negators:
+            stream = self._raw if literal else self._analysed
+            before = stream[max(0, start - negators) : start]
+            return not any(t in (_NEGATORS if literal else _NEGATOR_STEMS) for t in before)
+        return True
 
 
 def _positions(tokens: Sequence[str]) -> dict[str, list[int]]:
@@ -236,13 +296,14 @@ def _positions(tokens: Sequence[str]) -> dict[str, list[int]]:
     return out
 
 
-def _min_span(lists: Sequence[Sequence[int]]) -> int:
-    """Smallest stretch of the message holding one position from each list, in any order."""
+def _min_span(lists: Sequence[Sequence[int]]) -> tuple[int, int]:
+    """Smallest stretch of the message holding one position from each list, in any order:
+    its length and where it starts."""
     events = sorted((pos, k) for k, positions in enumerate(lists) for pos in positions)
     need = len(lists)
     counts = [0] * need
     covered = 0
-    best = 1 << 30
+    best = (1 << 30, 0)
     left = 0
     for pos, k in events:
         if counts[k] == 0:
@@ -250,7 +311,7 @@ def _min_span(lists: Sequence[Sequence[int]]) -> int:
         counts[k] += 1
         while covered == need:
             lpos, lk = events[left]
-            best = min(best, pos - lpos + 1)
+            best = min(best, (pos - lpos + 1, lpos))
             counts[lk] -= 1
             if counts[lk] == 0:
                 covered -= 1
@@ -258,16 +319,17 @@ def _min_span(lists: Sequence[Sequence[int]]) -> int:
     return best
 
 
-def _min_ordered_span(lists: Sequence[Sequence[int]]) -> int:
-    """Smallest stretch holding the lists' positions in order; earliest next picks suffice."""
-    best = 1 << 30
+def _min_ordered_span(lists: Sequence[Sequence[int]]) -> tuple[int, int]:
+    """Smallest stretch holding the lists' positions in order, and where it starts; taking the
+    earliest next position each time is enough."""
+    best = (1 << 30, 0)
     for start in lists[0]:
         pos = start
         for positions in lists[1:]:
             pos = next((p for p in positions if p > pos), -1)
             if pos < 0:
                 return best
-        best = min(best, pos - start + 1)
+        best = min(best, (pos - start + 1, start))
     return best
 
 
@@ -316,6 +378,7 @@ def build_detector(
         *_phrases(raw.get(CALM), CALM, CALM, plain, 0.0, problems, set()),
     ]
     not_typos = _strings(raw.get("not_typos", []), "not_typos", problems)
+    asking = _strings(raw.get("asking", []), "asking", problems)
     categories: dict[str, UrgencyCategory] = {}
     section = raw.get("categories")
     if not isinstance(section, Mapping):
@@ -338,10 +401,11 @@ def build_detector(
     known.update(w.lower() for w in not_typos)
     for text in _all_texts(raw, (PRESSING, CALM)):
         known.update(words(_plain(text)))
-    # Typos are mended only into cue words: that is where a miss costs, and every extra target
-    # is another ordinary word that could be bent into something it is not.
+    # Typos are mended into cue words and the synonym list's words ("ransomware" is a cue only
+    # through "cyber"): that is where a miss costs. Every extra target is another ordinary word
+    # that could be bent into something it is not, which is what not_typos is for.
     targets: dict[tuple[str, int], list[str]] = defaultdict(list)
-    for w in sorted(cue_words):
+    for w in sorted(cue_words | lexicon.surface_words):
         if len(w) >= MIN_TYPO_LEN - 1 and w.isalpha() and w not in lexicon.stopwords:
             targets[(w[0], len(w))].append(w)
     return UrgencyDetector(
@@ -350,6 +414,7 @@ def build_detector(
         policy=policy,
         _index={k: tuple(v) for k, v in index.items()},
         _known=frozenset(known),
+        _asking=frozenset(w for text in asking for w in words(text)),
         _targets={k: tuple(v) for k, v in targets.items()},
     )
 
