@@ -29,7 +29,8 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             chats = {email}
             if person is not None and person.is_staff and staff_chat and staff_chat[0] == CHANNEL:
                 chats.add(staff_chat[1])
-            rt.background.senders = {CHANNEL: ConsoleSender(out)}
+            chat = ConsoleChat(rt.dispatcher, email, out=out)
+            rt.background.senders = {CHANNEL: ConsoleSender(out, on_buttons=chat.offer)}
             rt.background.chat_ids = chats
             rt.background.start()
             who = (
@@ -38,7 +39,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
                 else f"{email} (not in the directory)"
             )
             print(f"Console chat as {who}.", file=out)
-            await ConsoleChat(rt.dispatcher, email, out=out).run()
+            await chat.run()
 
     asyncio.run(run())
     return 0

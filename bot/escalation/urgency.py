@@ -1,10 +1,13 @@
 """Urgency detection: does a member's message read as an emergency for the duty officer, and which.
 
-Pure after loading (STYLE.md 4). The cue phrases are data (`data/urgency/cues.yaml`) and are read
-with the FAQ matcher's own text analysis, so synonyms, abbreviations and stems mean the same thing
-here as there. A missed emergency costs far more than a false alarm, so a single clear cue is
-enough; planning, policy and training language ("calm" phrases) pulls a message back down, and
-immediacy ("pressing" phrases) lets a topic word with no clear cue tip over.
+Pure after loading (STYLE.md 4). The cue phrases are data (`data/urgency/cues.yaml`) read with
+the FAQ matcher's own text analysis, so synonyms, abbreviations and stems mean the same thing
+here as there. A missed emergency costs far more than a false alarm, so one clear cue is enough
+and even a topic word counts on its own; what holds false alarms down is language that marks a
+general question (planning, policy, training: "calm" phrases, or a question with nothing
+pressing), negation right before a cue, and word order for cues where it decides who did what.
+Each category keeps its strongest phrase, with a little extra for further evidence and for
+immediacy; the best category wins, and the catch-all only when no specific one has a real cue.
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ class UrgencyPolicy:
     threshold: float = 0.55
     cue: float = 0.7
     per_extra_word: float = 0.04  # a longer cue is more specific, so it wins a tie
+    per_gap_word: float = 0.01  # ...and so does a cue whose words stand closer together
     context: float = 0.55
     support: float = 0.1  # each further cue of the same category
     support_context: float = 0.15  # each further context phrase
@@ -146,11 +150,12 @@ class _Score(NamedTuple):
 @dataclass
 class UrgencyDetector:
     categories: Mapping[str, UrgencyCategory]
-    lexicon: Lexicon
+    lexicon: Lexicon  # the synonyms, with no stopwords: they count for windows and idioms
     policy: UrgencyPolicy
     # (literal?, anchor term) -> the phrases to check when a message has that term
     _index: Mapping[tuple[bool, str], tuple[_Phrase, ...]]
-    _known: frozenset[str]
+    _vocabulary: frozenset[str]  # cue, synonym, pressing and calm words, and stopwords
+    _known: frozenset[str]  # the vocabulary and not_typos: never mended
     _asking: frozenset[str]
     _targets: Mapping[tuple[str, int], tuple[str, ...]]
     _fixes: dict[str, str] = field(default_factory=dict)
@@ -161,15 +166,17 @@ class UrgencyDetector:
             return Urgency(urgent=False, category=None, score=0.0, cue=None)
         tokens = _Tokens(raw, analyse(raw, self.lexicon))
         p = self.policy
-        hits: dict[str, list[_Phrase]] = defaultdict(list)
+        hits: dict[str, list[tuple[float, _Phrase]]] = defaultdict(list)
         for key in tokens.lookups():
             for phrase in self._index.get(key, ()):
                 if phrase.kind in (PRESSING, CALM):
-                    matched = tokens.has(phrase, p.mood_slack, p.mood_slack)
+                    gap = tokens.find(phrase, p.mood_slack, p.mood_slack)
                 else:
-                    matched = tokens.has(phrase, p.slack, p.ordered_slack, p.negation_reach)
-                if matched:
-                    hits[phrase.kind].append(phrase)
+                    gap = tokens.find(phrase, p.slack, p.ordered_slack, p.negation_reach)
+                if gap is not None:
+                    # Words side by side say more than words a sentence apart: "a TA grabbed
+                    # him" outweighs "mum says ... grabbed".
+                    hits[phrase.kind].append((phrase.weight - p.per_gap_word * gap, phrase))
         pressing = len(hits.pop(PRESSING, ()))
         calm = len(hits.pop(CALM, ()))
         mood = 0.0
@@ -185,17 +192,17 @@ class UrgencyDetector:
         for slug in CATEGORIES:
             found = hits.get(slug)
             if found:
-                top = max(found, key=lambda ph: (ph.weight, ph.text))
+                weight, top = max(found, key=lambda hit: (hit[0], hit[1].text))
                 # Only phrases that bring words of their own back the top one up: "ofsted" as
                 # context says nothing more once "ofsted rang" has matched.
                 more = sum(
                     p.support if ph.weight >= p.cue else p.support_context
-                    for ph in found
+                    for _, ph in found
                     if not set(ph.terms) <= set(top.terms)
                 )
                 support = min(p.support_cap, more)
                 cued = top.weight >= p.cue
-                scored.append(_Score(top.weight + support + mood, slug, top.text, cued))
+                scored.append(_Score(weight + support + mood, slug, top.text, cued))
         return self._decide(scored)
 
     def _decide(self, scored: Sequence[_Score]) -> Urgency:
@@ -215,15 +222,15 @@ class UrgencyDetector:
         return Urgency(urgent=False, category=None, score=_clamp(top), cue=None)
 
     def typo_collisions(self, candidates: Iterable[str]) -> list[str]:
-        """Real words that typo mending would bend into a cue word with another meaning.
-
-        For maintaining `not_typos` from a dictionary after the cues change."""
+        """The real words that typo mending would bend into a cue word with another meaning,
+        whether or not not_typos lists them already: the whole list, for maintaining it from a
+        dictionary after the cues change."""
         out = set()
         for raw in candidates:
             word = raw.lower()
-            if word.isalpha() and word not in self._known:
-                fixed = self._fix(word)
-                if stem(fixed) != stem(word):
+            if len(word) >= MIN_TYPO_LEN and word.isalpha() and word not in self._vocabulary:
+                mended = self._mend(word)
+                if stem(mended) != stem(word):
                     out.add(word)
         return sorted(out)
 
@@ -232,8 +239,14 @@ class UrgencyDetector:
         if len(word) < MIN_TYPO_LEN or word in self._known or not word.isalpha():
             return word
         cached = self._fixes.get(word)
-        if cached is not None:
-            return cached
+        if cached is None:
+            cached = self._mend(word)
+            if len(self._fixes) > MAX_CACHED_FIXES:
+                self._fixes.clear()
+            self._fixes[word] = cached
+        return cached
+
+    def _mend(self, word: str) -> str:
         budget = 1 if len(word) < LONG_WORD else 2
         candidates = [
             c
@@ -241,11 +254,7 @@ class UrgencyDetector:
             for c in self._targets.get((word[0], size), ())
         ]
         best = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=budget)
-        fixed = word if best is None else best[0]
-        if len(self._fixes) > MAX_CACHED_FIXES:
-            self._fixes.clear()
-        self._fixes[word] = fixed
-        return fixed
+        return word if best is None else best[0]
 
 
 class _Tokens:
@@ -262,31 +271,34 @@ class _Tokens:
     def lookups(self) -> list[tuple[bool, str]]:
         return [(True, w) for w in self._literal] + [(False, t) for t in self._stems]
 
-    def has(self, phrase: _Phrase, slack: int, ordered_slack: int, negators: int = 0) -> bool:
-        """Whether the phrase is in the message and, when `negators` is a reach, not negated."""
+    def find(
+        self, phrase: _Phrase, slack: int, ordered_slack: int, negators: int = 0
+    ) -> int | None:
+        """How many other words the phrase's closest match has between its own, or None when the
+        phrase is not in the message (or, when `negators` is a reach, is negated)."""
         literal = phrase.literal
         where = self._literal if literal else self._stems
         lists = [where.get(t) for t in phrase.terms]
         present = [pos for pos in lists if pos]
         if len(present) < len(lists):
-            return False
+            return None
         if len(present) == 1:
-            span, start = 1, present[0][0]
+            span, start, allowed = 1, present[0][0], 1
         elif len(present) == 2 and not literal:
             # Two words in either order ("ofsted rang", "a call from ofsted")...
-            span, start = _min_span(present)
-            span -= slack - ordered_slack
+            (span, start), allowed = _min_span(present), 2 + slack
         else:
             # ...longer phrases, and literal ones, in order, so that "hit a teacher" is not read
             # into "a teacher hit him".
-            span, start = _min_ordered_span(present)
-        if span > len(present) + ordered_slack:
-            return False
+            (span, start), allowed = _min_ordered_span(present), len(present) + ordered_slack
+        if span > allowed:
+            return None
         if negators:
             stream = self._raw if literal else self._analysed
             before = stream[max(0, start - negators) : start]
-            return not any(t in (_NEGATORS if literal else _NEGATOR_STEMS) for t in before)
-        return True
+            if any(t in (_NEGATORS if literal else _NEGATOR_STEMS) for t in before):
+                return None
+        return span - len(present)
 
 
 def _positions(tokens: Sequence[str]) -> dict[str, list[int]]:
@@ -398,7 +410,6 @@ def build_detector(
         index[(phrase.literal, phrase.anchor)].append(phrase)
     cue_words = {w for text in _all_texts(raw, ()) for w in words(_plain(text))}
     known = set(cue_words) | lexicon.surface_words | lexicon.stopwords
-    known.update(w.lower() for w in not_typos)
     for text in _all_texts(raw, (PRESSING, CALM)):
         known.update(words(_plain(text)))
     # Typos are mended into cue words and the synonym list's words ("ransomware" is a cue only
@@ -413,7 +424,8 @@ def build_detector(
         lexicon=plain,
         policy=policy,
         _index={k: tuple(v) for k, v in index.items()},
-        _known=frozenset(known),
+        _vocabulary=frozenset(known),
+        _known=frozenset(known | {w.lower() for w in not_typos}),
         _asking=frozenset(w for text in asking for w in words(text)),
         _targets={k: tuple(v) for k, v in targets.items()},
     )
@@ -456,7 +468,7 @@ def _category(
     if not cues and len(problems) == before:
         problems.append(f"{CUES_FILE}: {where}: cues: expected at least one phrase")
     context = _phrases(
-        raw.get("context", []), slug, f"{where}: context", lexicon, None, problems, seen
+        raw.get("context", []), slug, f"{where}: context", lexicon, policy.context, problems, seen
     )
     if len(problems) > before:
         return None
@@ -464,17 +476,15 @@ def _category(
         slug=slug,
         guidance=guidance.strip() if isinstance(guidance, str) else "",
         danger_first=danger_first is True,
-        cues=tuple(ph.text for ph in cues),
-        context=tuple(ph.text for ph in context),
+        cues=tuple(dict.fromkeys(ph.text for ph in cues)),
+        context=tuple(dict.fromkeys(ph.text for ph in context)),
     )
-    weighted = [
-        dataclasses.replace(ph, weight=ph.weight + policy.per_extra_word * (len(ph.terms) - 1))
-        for ph in cues
-    ]
-    return category, [
-        *weighted,
-        *(dataclasses.replace(ph, weight=policy.context) for ph in context),
-    ]
+    # A longer cue is more specific: "teacher hit" outranks plain "hit" in another category.
+    for i, ph in enumerate(cues):
+        cues[i] = dataclasses.replace(
+            ph, weight=ph.weight + policy.per_extra_word * (len(ph.terms) - 1)
+        )
+    return category, cues + context
 
 
 def _strings(raw: object, where: str, problems: list[str]) -> list[str]:
@@ -489,7 +499,7 @@ def _phrases(
     kind: str,
     where: str,
     lexicon: Lexicon,
-    weight: float | None,
+    weight: float,
     problems: list[str],
     seen: set[tuple[bool, tuple[str, ...]]],
 ) -> list[_Phrase]:
@@ -520,5 +530,5 @@ def _phrases(
             if (literal, terms) in seen:
                 continue
             seen.add((literal, terms))
-            out.append(_Phrase(kind, text, tuple(dict.fromkeys(terms)), literal, weight or 0.0))
+            out.append(_Phrase(kind, text, tuple(dict.fromkeys(terms)), literal, weight))
     return out

@@ -39,9 +39,15 @@ class ConsoleSender:
 
     channel = CHANNEL
 
-    def __init__(self, out: TextIO = sys.stdout, as_json: bool = False) -> None:
+    def __init__(
+        self,
+        out: TextIO = sys.stdout,
+        as_json: bool = False,
+        on_buttons: Callable[[tuple[Button, ...]], None] | None = None,
+    ) -> None:
         self.out = out
         self.as_json = as_json
+        self.on_buttons = on_buttons
 
     async def send(self, chat_id: str, reply: Reply) -> SendResult:
         if self.as_json:
@@ -53,6 +59,8 @@ class ConsoleSender:
             print(json.dumps(payload, ensure_ascii=False), file=self.out, flush=True)
         else:
             print(f"\n[message for {chat_id}]\n{render(reply)}", file=self.out, flush=True)
+            if reply.buttons and self.on_buttons is not None:
+                self.on_buttons(reply.buttons)  # a number typed next presses these
         return Sent()
 
 
@@ -69,6 +77,9 @@ class ConsoleChat:
         self.out = out
         self.read_line = read_line
         self.choices: tuple[Button, ...] = ()
+
+    def offer(self, buttons: tuple[Button, ...]) -> None:
+        self.choices = buttons
 
     def _message(self, line: str) -> IncomingMessage:
         choice = line.strip()
