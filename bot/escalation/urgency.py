@@ -99,11 +99,11 @@ class UrgencyCategory:
 class UrgencyPolicy:
     """Weights and the threshold, tuned with bench/urgency_quality.py."""
 
-    threshold: float = 0.55
+    threshold: float = 0.5
     cue: float = 0.7
     per_extra_word: float = 0.04  # a longer cue is more specific, so it wins a tie
     per_gap_word: float = 0.01  # ...and so does a cue whose words stand closer together
-    context: float = 0.55
+    context: float = 0.45  # below the threshold: a topic word alone needs something pressing
     support: float = 0.1  # each further cue of the same category
     support_context: float = 0.15  # each further context phrase
     support_cap: float = 0.2

@@ -69,7 +69,7 @@ class MatchPolicy:
     weak_credit: float = 0.2
     answer_at: float = 0.24
     answer_margin: float = 0.02
-    suggest_at: float = 0.15
+    suggest_at: float = 0.2
     suggestion_floor: float = 0.1
     idf_power: float = 0.4  # below 1 flattens term weights, above 1 sharpens them
     unseen_factor: float = 0.8  # weight of a never-seen word, as a share of the rarest known one
