@@ -26,7 +26,7 @@ from bot.escalation.policy import (
     escalate,
     notify_people,
 )
-from bot.escalation.requests import format_reference
+from bot.escalation.requests import new_request
 from bot.escalation.timeline import add_event
 from bot.store.models import (
     HotlineRequest,
@@ -105,23 +105,9 @@ async def open_emergency(
         add_event(session, recent.id, "message_added", text, person.id, now)
         await _relay_follow_up(session, recent, person, text, now, config)
         return Opened(recent, created=False)
-    request = HotlineRequest(
-        kind=RequestKind.EMERGENCY,
-        status=RequestStatus.OPEN,
-        person_id=person.id,
-        school_id=person.school_id,
-        channel=channel,
-        chat_id=chat_id,
-        category=category,
-        text=text,
-        level=0,
-        steps=0,
-        created_at=now,
-        updated_at=now,
+    request = await new_request(
+        session, RequestKind.EMERGENCY, person, channel, chat_id, text, now, category=category
     )
-    session.add(request)
-    await session.flush()
-    request.reference = format_reference(now.year, request.id)
     add_event(session, request.id, "opened", f"{category}: {text}", person.id, now)
     step = await escalate(session, request, now, config)
     return Opened(request, created=True, step=step)
@@ -140,6 +126,22 @@ async def post_support_request(
     )
     add_event(session, request.id, "opened", request.text, request.person_id, now)
     await copy_to_staff_chat(session, config, request, now, reply, f"support:{request.id}")
+
+
+async def tell_member(
+    session: AsyncSession, request: HotlineRequest, key: str, reply: Reply, now: datetime
+) -> None:
+    """A message to the member in the chat the request came from."""
+    await enqueue(
+        session,
+        key=key,
+        channel=request.channel,
+        chat_id=request.chat_id,
+        reply=reply,
+        person_id=request.person_id,
+        request_id=request.id,
+        now=now,
+    )
 
 
 async def pinged_people(session: AsyncSession, request: HotlineRequest) -> list[int]:
@@ -177,15 +179,12 @@ async def acknowledge(
     request.remind_at = now + config.reminder_after
     await session.flush()  # the version check: a concurrent acknowledge loses here
     add_event(session, request.id, "acknowledged", "", staff.id, now)
-    await enqueue(
+    await tell_member(
         session,
-        key=f"member-ack:{request.id}",
-        channel=request.channel,
-        chat_id=request.chat_id,
-        reply=Reply(texts.MEMBER_ACKNOWLEDGED.format(name=staff.name, reference=request.reference)),
-        person_id=request.person_id,
-        request_id=request.id,
-        now=now,
+        request,
+        f"member-ack:{request.id}",
+        Reply(texts.MEMBER_ACKNOWLEDGED.format(name=staff.name, reference=request.reference)),
+        now,
     )
     others = [p for p in await pinged_people(session, request) if p != staff.id]
     note = Reply(
@@ -210,15 +209,12 @@ async def resolve(
     request.remind_at = None
     await session.flush()
     add_event(session, request.id, "resolved", note, staff.id, now)
-    await enqueue(
+    await tell_member(
         session,
-        key=f"member-resolved:{request.id}",
-        channel=request.channel,
-        chat_id=request.chat_id,
-        reply=Reply(texts.MEMBER_RESOLVED.format(reference=request.reference, name=staff.name)),
-        person_id=request.person_id,
-        request_id=request.id,
-        now=now,
+        request,
+        f"member-resolved:{request.id}",
+        Reply(texts.MEMBER_RESOLVED.format(reference=request.reference, name=staff.name)),
+        now,
     )
     return texts.YOU_RESOLVED.format(reference=request.reference)
 
@@ -248,17 +244,12 @@ async def staff_reply(
         .limit(1)
     )
     add_event(session, request.id, "reply", text, staff.id, now)
-    await enqueue(
+    await tell_member(
         session,
-        key=f"reply:{request.id}:{count or 0}",
-        channel=request.channel,
-        chat_id=request.chat_id,
-        reply=Reply(
-            texts.STAFF_REPLY.format(name=staff.name, reference=request.reference, text=text)
-        ),
-        person_id=request.person_id,
-        request_id=request.id,
-        now=now,
+        request,
+        f"reply:{request.id}:{count or 0}",
+        Reply(texts.STAFF_REPLY.format(name=staff.name, reference=request.reference, text=text)),
+        now,
     )
     return texts.REPLY_SENT.format(reference=request.reference)
 

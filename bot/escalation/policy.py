@@ -140,18 +140,8 @@ async def escalate(
         )
         return Step.NOBODY
     ping = await ping_text(session, request, level)
-    for identity in identities:
-        await enqueue(
-            session,
-            key=f"ping:{request.id}:{request.steps}:{identity.id}",
-            channel=identity.channel,
-            chat_id=identity.chat_id or identity.external_id,
-            reply=ping,
-            person_id=identity.person_id,
-            identity_id=identity.id,
-            request_id=request.id,
-            now=now,
-        )
+    key = f"ping:{request.id}:{request.steps}"
+    await send_to_identities(session, request, identities, ping, key, now)
     add_event(
         session,
         request.id,
@@ -188,6 +178,28 @@ async def copy_to_staff_chat(
     )
 
 
+async def send_to_identities(
+    session: AsyncSession,
+    request: HotlineRequest,
+    identities: Sequence[Identity],
+    reply: Reply,
+    key: str,
+    now: datetime,
+) -> None:
+    for identity in identities:
+        await enqueue(
+            session,
+            key=f"{key}:{identity.id}",
+            channel=identity.channel,
+            chat_id=identity.chat_id or identity.external_id,
+            reply=reply,
+            person_id=identity.person_id,
+            identity_id=identity.id,
+            request_id=request.id,
+            now=now,
+        )
+
+
 async def notify_people(
     session: AsyncSession,
     request: HotlineRequest,
@@ -202,15 +214,4 @@ async def notify_people(
             Identity.person_id.in_(list(people_ids)), Identity.reachable.is_(True)
         )
     )
-    for identity in rows:
-        await enqueue(
-            session,
-            key=f"{key}:{identity.id}",
-            channel=identity.channel,
-            chat_id=identity.chat_id or identity.external_id,
-            reply=reply,
-            person_id=identity.person_id,
-            identity_id=identity.id,
-            request_id=request.id,
-            now=now,
-        )
+    await send_to_identities(session, request, list(rows), reply, key, now)

@@ -10,10 +10,12 @@ its UPDATE and is dropped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.escalation.hotline import remind
@@ -26,39 +28,39 @@ log = logging.getLogger(__name__)
 MAX_PER_SWEEP = 500
 
 
-async def _step_one(db: Database, now: datetime, config: EscalationConfig) -> bool:
-    due_escalation = (
+Work = Callable[[AsyncSession, HotlineRequest, datetime, EscalationConfig], Awaitable[object]]
+
+
+async def _take_one(
+    db: Database,
+    due: ColumnElement[bool],
+    order: InstrumentedAttribute[datetime | None],
+    work: Work,
+    now: datetime,
+    config: EscalationConfig,
+) -> bool:
+    """Claim the most overdue row matching `due` and do `work` on it in one transaction."""
+    stmt = select(HotlineRequest).where(due).order_by(order).limit(1)
+    if not db.is_sqlite:
+        stmt = stmt.with_for_update(skip_locked=True)
+    async with db.session() as session:
+        request = await session.scalar(stmt)
+        if request is None:
+            return False
+        await work(session, request, now, config)
+    return True
+
+
+def _due_steps(now: datetime) -> ColumnElement[bool]:
+    return (
         (HotlineRequest.kind == RequestKind.EMERGENCY)
         & (HotlineRequest.status == RequestStatus.OPEN)
         & (HotlineRequest.next_escalation_at <= now)
     )
-    stmt = (
-        select(HotlineRequest)
-        .where(due_escalation)
-        .order_by(HotlineRequest.next_escalation_at)
-        .limit(1)
-    )
-    if not db.is_sqlite:
-        stmt = stmt.with_for_update(skip_locked=True)
-    async with db.session() as session:
-        request = await session.scalar(stmt)
-        if request is None:
-            return False
-        await escalate(session, request, now, config)
-    return True
 
 
-async def _remind_one(db: Database, now: datetime, config: EscalationConfig) -> bool:
-    due = (HotlineRequest.status == RequestStatus.ACKNOWLEDGED) & (HotlineRequest.remind_at <= now)
-    stmt = select(HotlineRequest).where(due).order_by(HotlineRequest.remind_at).limit(1)
-    if not db.is_sqlite:
-        stmt = stmt.with_for_update(skip_locked=True)
-    async with db.session() as session:
-        request = await session.scalar(stmt)
-        if request is None:
-            return False
-        await remind(session, request, now, config)
-    return True
+def _due_reminders(now: datetime) -> ColumnElement[bool]:
+    return (HotlineRequest.status == RequestStatus.ACKNOWLEDGED) & (HotlineRequest.remind_at <= now)
 
 
 async def sweep(
@@ -66,10 +68,20 @@ async def sweep(
 ) -> int:
     """Take every due step; returns how many were taken."""
     taken = 0
-    for work in (_step_one, _remind_one):
+    kinds: tuple[
+        tuple[
+            Callable[[datetime], ColumnElement[bool]], InstrumentedAttribute[datetime | None], Work
+        ],
+        ...,
+    ] = (
+        (_due_steps, HotlineRequest.next_escalation_at, escalate),
+        (_due_reminders, HotlineRequest.remind_at, remind),
+    )
+    for due, order, work in kinds:
         for _ in range(MAX_PER_SWEEP):
             try:
-                if not await work(db, clock(), config):
+                now = clock()
+                if not await _take_one(db, due(now), order, work, now, config):
                     break
             except StaleDataError:
                 log.info("sweeper: a request changed under the step; looking again")
