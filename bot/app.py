@@ -33,7 +33,9 @@ class Runtime:
 
 def dispatcher_config(settings: Settings) -> DispatcherConfig:
     return DispatcherConfig(
-        hotline_phone=settings.hotline_phone, max_message_chars=settings.max_message_chars
+        hotline_phone=settings.hotline_phone,
+        max_message_chars=settings.max_message_chars,
+        support_reply_days=settings.support_reply_days,
     )
 
 

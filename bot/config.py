@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     sweep_interval_s: float = Field(default=15, gt=0)
     reminder_hours: float = Field(default=4, gt=0)
     duplicate_window_s: float = Field(default=600, ge=0)
+    support_reply_days: int = Field(default=1, ge=1, le=30)  # promised to members who ask a person
     # "channel:chat id" that gets a copy of every hotline ping, e.g. console:#staff
     staff_chat: str | None = None
     log_level: str = "INFO"

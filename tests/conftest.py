@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,16 +60,41 @@ async def _reset_postgres(url: str) -> None:
         await db.dispose()
 
 
+async def _create_database(server_url: str, name: str) -> None:
+    db = Database(server_url)
+    try:
+        async with db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await db.dispose()
+
+
+async def _drop_database(server_url: str, name: str) -> None:
+    db = Database(server_url)
+    try:
+        async with db.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await db.dispose()
+
+
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
+def postgres_url() -> Iterator[str]:
+    """A database of this test session's own, so concurrent runs never reset each other's."""
     if not _postgres_answers(POSTGRES_URL):
         reason = f"PostgreSQL not reachable at {make_url(POSTGRES_URL).render_as_string()}"
         if os.environ.get("HOTLINE_REQUIRE_POSTGRES") == "1":
             pytest.fail(reason + " (HOTLINE_REQUIRE_POSTGRES=1)")
         pytest.skip(reason)
-    asyncio.run(_reset_postgres(POSTGRES_URL))
-    upgrade(POSTGRES_URL)
-    return POSTGRES_URL
+    name = f"hotline_test_{os.getpid()}"
+    asyncio.run(_create_database(POSTGRES_URL, name))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    asyncio.run(_drop_database(POSTGRES_URL, name))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

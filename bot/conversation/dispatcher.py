@@ -47,6 +47,12 @@ class DispatcherConfig:
     max_message_chars: int = 4000
     rate_limit: int = 20
     rate_window_s: float = 60.0
+    support_reply_days: int = 1
+
+    @property
+    def reply_target(self) -> str:
+        days = self.support_reply_days
+        return "one working day" if days == 1 else f"{days} working days"
 
 
 def clean_text(text: str) -> str:
@@ -239,7 +245,11 @@ class Dispatcher:
         await ctx.session.commit()  # the reference is only shown once it is durable
         log.info("support request opened id=%s", request.id)
         return Reply(
-            texts.PASSED_ON.format(reference=request.reference, phone=self.config.hotline_phone)
+            texts.PASSED_ON.format(
+                reference=request.reference,
+                phone=self.config.hotline_phone,
+                days=self.config.reply_target,
+            )
         )
 
     # Button actions: "<verb>:<id>[:<argument>]"
@@ -303,7 +313,9 @@ class Dispatcher:
                 return [
                     Reply(
                         texts.PASSED_ON.format(
-                            reference=earlier.reference, phone=self.config.hotline_phone
+                            reference=earlier.reference,
+                            phone=self.config.hotline_phone,
+                            days=self.config.reply_target,
                         )
                     )
                 ]

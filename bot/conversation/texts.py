@@ -55,7 +55,7 @@ STALE_BUTTON = "That button has expired. Please ask your question again."
 
 PASSED_ON = (
     "I've passed this to the Partnership team (reference {reference}). Someone will reply to you "
-    "here, normally within one working day. If it becomes urgent, phone the hotline on {phone}."
+    "here, normally within {days}. If it becomes urgent, phone the hotline on {phone}."
 )
 HUMAN_NO_TEXT = "(asked to speak to a person)"
 
