@@ -25,6 +25,8 @@ from bot.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE_S = 10.0
+
 
 class Background:
     def __init__(
@@ -48,6 +50,7 @@ class Background:
         self._sweeping = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
         self._deliverer: asyncio.Task[None] | None = None
+        self._running = False
 
     def kick(self) -> None:
         """Something was queued: deliver now rather than at the next tick."""
@@ -74,10 +77,13 @@ class Background:
             return 0
 
     async def _deliver_forever(self) -> None:
-        while True:
+        while self._running:
             await self.deliver_now()
+            # asyncio.timeout rather than wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the event fires, and stop() would wait for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.deliver_interval_s)
+                async with asyncio.timeout(self.deliver_interval_s):
+                    await self._wake.wait()
             self._wake.clear()
 
     def start(self) -> None:
@@ -92,6 +98,7 @@ class Background:
         )
         scheduler.start()
         self._scheduler = scheduler
+        self._running = True
         self._deliverer = asyncio.create_task(self._deliver_forever(), name="outbox-delivery")
 
     async def stop(self) -> None:
@@ -100,8 +107,16 @@ class Background:
             async with self._sweeping:  # let a sweep in progress commit rather than cancel it
                 self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        self._running = False
         if self._deliverer is not None:
-            self._deliverer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._deliverer
+            # Let the batch in hand finish and settle, so no row is left leased ("sending");
+            # cancel only if it does not finish in time.
+            self._wake.set()
+            try:
+                async with asyncio.timeout(STOP_GRACE_S):
+                    await asyncio.shield(self._deliverer)
+            except TimeoutError:
+                self._deliverer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._deliverer
             self._deliverer = None
