@@ -60,23 +60,14 @@ async def _reset_postgres(url: str) -> None:
         await db.dispose()
 
 
-async def _create_database(server_url: str, name: str) -> None:
+async def _admin(server_url: str, *statements: str) -> None:
+    """Run statements that cannot run inside a transaction (CREATE / DROP DATABASE)."""
     db = Database(server_url)
     try:
         async with db.engine.connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await db.dispose()
-
-
-async def _drop_database(server_url: str, name: str) -> None:
-    db = Database(server_url)
-    try:
-        async with db.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for statement in statements:
+                await conn.execute(text(statement))
     finally:
         await db.dispose()
 
@@ -90,11 +81,13 @@ def postgres_url() -> Iterator[str]:
             pytest.fail(reason + " (HOTLINE_REQUIRE_POSTGRES=1)")
         pytest.skip(reason)
     name = f"hotline_test_{os.getpid()}"
-    asyncio.run(_create_database(POSTGRES_URL, name))
+    asyncio.run(
+        _admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+    )
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
-    asyncio.run(_drop_database(POSTGRES_URL, name))
+    asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -75,10 +75,6 @@ EMERGENCY_OUT_OF_HOURS = (
 EMERGENCY_ADDED = (
     "I've added this to your emergency request {reference}; the duty officer will see it."
 )
-EMERGENCY_NEEDS_TEXT = (
-    "Tell me briefly what has happened, for example: /emergency Ofsted just called, inspection "
-    "tomorrow. If anyone is in immediate danger, call 999."
-)
 STORE_DOWN_EMERGENCY = (
     "Sorry, I could not log this request because of a fault on my side, so nobody has been "
     "alerted yet. Please phone the hotline now on {phone}."

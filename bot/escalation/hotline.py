@@ -102,8 +102,8 @@ async def open_emergency(
         .limit(1)
     )
     if recent is not None:
-        add_event(session, recent.id, "message_added", text, person.id, now)
-        await _relay_follow_up(session, recent, person, text, now, config)
+        event = add_event(session, recent.id, "message_added", text, person.id, now)
+        await _relay_follow_up(session, recent, person, text, event, now, config)
         return Opened(recent, created=False)
     request = await new_request(
         session, RequestKind.EMERGENCY, person, channel, chat_id, text, now, category=category
@@ -153,6 +153,13 @@ async def pinged_people(session: AsyncSession, request: HotlineRequest) -> list[
     return [r for r in rows if r is not None]
 
 
+def _take_ownership(request: HotlineRequest, staff: Person, now: datetime) -> None:
+    """Whoever first acts on a request owns it, and its escalation stops."""
+    if request.acknowledged_by_id is None:
+        request.acknowledged_by_id, request.acknowledged_at = staff.id, now
+    request.next_escalation_at = None
+
+
 async def acknowledge(
     session: AsyncSession,
     request: HotlineRequest,
@@ -173,9 +180,7 @@ async def acknowledge(
             reference=request.reference, name=owner.name if owner else "someone"
         )
     request.status = RequestStatus.ACKNOWLEDGED
-    request.acknowledged_by_id = staff.id
-    request.acknowledged_at = now
-    request.next_escalation_at = None
+    _take_ownership(request, staff, now)
     request.remind_at = now + config.reminder_after
     await session.flush()  # the version check: a concurrent acknowledge loses here
     add_event(session, request.id, "acknowledged", "", staff.id, now)
@@ -201,11 +206,9 @@ async def resolve(
 ) -> str:
     if request.status is RequestStatus.RESOLVED:
         return texts.ALREADY_RESOLVED.format(reference=request.reference)
-    if request.acknowledged_by_id is None:
-        request.acknowledged_by_id, request.acknowledged_at = staff.id, now
+    _take_ownership(request, staff, now)
     request.status = RequestStatus.RESOLVED
     request.resolved_by_id, request.resolved_at, request.resolution_note = staff.id, now, note
-    request.next_escalation_at = None
     request.remind_at = None
     await session.flush()
     add_event(session, request.id, "resolved", note, staff.id, now)
@@ -234,20 +237,13 @@ async def staff_reply(
         return texts.ALREADY_RESOLVED.format(reference=request.reference)
     if request.status is RequestStatus.OPEN:
         request.status = RequestStatus.ACKNOWLEDGED
-        request.acknowledged_by_id, request.acknowledged_at = staff.id, now
-        request.next_escalation_at = None
-        await session.flush()
-    count = await session.scalar(
-        select(RequestEvent.id)
-        .where(RequestEvent.request_id == request.id)
-        .order_by(RequestEvent.id.desc())
-        .limit(1)
-    )
-    add_event(session, request.id, "reply", text, staff.id, now)
+        _take_ownership(request, staff, now)
+    event = add_event(session, request.id, "reply", text, staff.id, now)
+    await session.flush()  # the version check, and the event id for the dedupe key
     await tell_member(
         session,
         request,
-        f"reply:{request.id}:{count or 0}",
+        f"reply:{event.id}",
         Reply(texts.STAFF_REPLY.format(name=staff.name, reference=request.reference, text=text)),
         now,
     )
@@ -262,8 +258,8 @@ async def member_follow_up(
     now: datetime,
     config: EscalationConfig,
 ) -> None:
-    add_event(session, request.id, "member_message", text, member.id, now)
-    await _relay_follow_up(session, request, member, text, now, config)
+    event = add_event(session, request.id, "member_message", text, member.id, now)
+    await _relay_follow_up(session, request, member, text, event, now, config)
 
 
 async def _relay_follow_up(
@@ -271,20 +267,16 @@ async def _relay_follow_up(
     request: HotlineRequest,
     member: Person,
     text: str,
+    event: RequestEvent,
     now: datetime,
     config: EscalationConfig,
 ) -> None:
     """To whoever owns the request, else to everyone pinged so far and the staff chat."""
-    last = await session.scalar(
-        select(RequestEvent.id)
-        .where(RequestEvent.request_id == request.id)
-        .order_by(RequestEvent.id.desc())
-        .limit(1)
-    )
+    await session.flush()  # gives the event its id, which keys the messages
     reply = Reply(
         texts.FOLLOW_UP.format(reference=request.reference, member=member.name, text=text)
     )
-    key = f"followup:{request.id}:{last or 0}"
+    key = f"followup:{event.id}"
     owners = (
         [request.acknowledged_by_id]
         if request.acknowledged_by_id

@@ -17,16 +17,16 @@ def add_event(
     detail: str = "",
     person_id: int | None = None,
     at: datetime | None = None,
-) -> None:
-    session.add(
-        RequestEvent(
-            request_id=request_id,
-            kind=kind,
-            detail=detail[:2000],
-            person_id=person_id,
-            at=at or utcnow(),
-        )
+) -> RequestEvent:
+    event = RequestEvent(
+        request_id=request_id,
+        kind=kind,
+        detail=detail[:2000],
+        person_id=person_id,
+        at=at or utcnow(),
     )
+    session.add(event)
+    return event
 
 
 async def events_of(session: AsyncSession, request_id: int) -> list[RequestEvent]:
