@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -69,12 +69,14 @@ async def by_reference(session: AsyncSession, raw: str) -> HotlineRequest | None
 
 async def open_request_of(session: AsyncSession, person: Person) -> HotlineRequest | None:
     """The person's most recent unresolved request, emergencies first."""
+    # Explicit, not by the kind's text: "support" sorts after "emergency".
+    emergency_first = case((HotlineRequest.kind == RequestKind.EMERGENCY, 0), else_=1)
     rows = await session.scalars(
         select(HotlineRequest)
         .where(
             HotlineRequest.person_id == person.id, HotlineRequest.status != RequestStatus.RESOLVED
         )
-        .order_by(HotlineRequest.kind.desc(), HotlineRequest.created_at.desc())
+        .order_by(emergency_first, HotlineRequest.created_at.desc())
         .limit(1)
     )
     return rows.first()

@@ -297,3 +297,14 @@ async def test_a_database_failure_never_claims_the_request_was_logged(p: Partner
 
             await p.db.dispose()
             await rebuild_postgres(p.db.url.render_as_string(hide_password=False))
+
+
+async def test_with_a_support_request_and_an_emergency_open_follow_ups_join_the_emergency(
+    p: Partnership,
+) -> None:
+    await p.say(p.member, "/human a question about our invoice")
+    await p.say(p.member, "/emergency water pouring through the roof of the hall")
+    request = await only_request(p)
+    follow = await p.say(p.member, "the caretaker has turned the water off at the mains")
+    assert request.reference is not None
+    assert request.reference in follow.text
