@@ -53,6 +53,9 @@ class Partnership:
     async def sweep(self) -> int:
         return await sweep(self.db, self.deps.escalation, self.clock)
 
+    async def make_member(self, name: str) -> Person:
+        return await make_person(self.db, name=name)
+
     def inbox(self, person: Person) -> list[str]:
         return [r.text for r in self.channel.to(person.email)]
 
