@@ -19,6 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.knowledge.matcher import Band
@@ -105,6 +106,8 @@ class Person(Base):
     # Staff working hours in the partnership's timezone, e.g. "Mon-Fri 08:00-17:00".
     working_hours: Mapped[str | None] = mapped_column(String(120))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Members are subscribed to the weekly digest when they link a chat account.
+    digest_subscribed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     school: Mapped[School | None] = relationship(back_populates="people")
@@ -259,6 +262,8 @@ class OutboundMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     last_error: Mapped[str | None] = mapped_column(String(300))
     sent_ref: Mapped[str | None] = mapped_column(String(120))
+    # Set when this row edits an earlier message in place (its platform id) instead of sending.
+    edit_ref: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -287,3 +292,30 @@ class RotaOverride(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     person: Mapped[Person] = relationship()
+
+
+class InviteCode(Base):
+    """A one-time code that links a chat account to a person; only its SHA-256 is stored."""
+
+    __tablename__ = "invite_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_by: Mapped[str | None] = mapped_column(String(160))  # "channel:user id"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    person: Mapped[Person] = relationship()
+
+
+class ProcessedUpdate(Base):
+    """A platform delivery already handled (Slack event_id, Telegram update_id): redeliveries
+    are dropped."""
+
+    __tablename__ = "processed_updates"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
