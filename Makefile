@@ -24,6 +24,8 @@ migrate: install
 	$(BIN)/hotline db upgrade
 	$(BIN)/hotline directory import data/example/directory.yaml
 	$(BIN)/hotline rota import data/example/rota.yaml
+	$(BIN)/hotline news import data/example/news.yaml
+	$(BIN)/hotline events import data/example/events.yaml
 
 run: migrate
 	STAFF_CHAT=$${STAFF_CHAT:-console:#staff} $(BIN)/hotline chat --as $(CHAT_AS)
@@ -40,6 +42,7 @@ bench: install
 	$(BIN)/python bench/faq_quality.py
 	$(BIN)/python bench/urgency_quality.py
 	$(BIN)/python bench/escalation.py
+	$(BIN)/python -m bench.throughput
 
 clean:
 	rm -rf $(VENV) hotline.db hotline.db-wal hotline.db-shm

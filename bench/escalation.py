@@ -68,6 +68,9 @@ class StampingChannel:
             self.arrived.set()
         return Sent()
 
+    async def edit(self, chat_id: str, ref: str, reply: Reply) -> SendResult:
+        return Sent(ref)
+
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)

@@ -13,6 +13,9 @@ from bot.config import Settings
 from bot.conversation import Dispatcher, DispatcherConfig
 from bot.conversation.context import Deps
 from bot.conversation.ports import Sender
+from bot.digest.faq_changes import sync_knowledge_base
+from bot.digest.runs import DigestConfig
+from bot.digest.weekly import make_weekly_job
 from bot.errors import StoreUnavailableError
 from bot.escalation.policy import EscalationConfig
 from bot.escalation.urgency import load_detector
@@ -44,8 +47,9 @@ def escalation_config(settings: Settings) -> EscalationConfig:
         ack_timeout=timedelta(seconds=settings.escalation_timeout_s),
         reminder_after=timedelta(hours=settings.reminder_hours),
         duplicate_window=timedelta(seconds=settings.duplicate_window_s),
-        staff_chat=settings.staff_chat_target,
+        staff_chats=settings.staff_chat_targets,
         hotline_phone=settings.hotline_phone,
+        timezone=settings.tz,
     )
 
 
@@ -76,6 +80,12 @@ async def open_runtime(
     background = Background(
         db, deps.escalation, senders or {}, settings.sweep_interval_s, chat_ids=chat_ids
     )
+    background.weekly = (
+        make_weekly_job(
+            db, deps.kb, DigestConfig.from_settings(settings), after_queued=background.kick
+        ),
+        settings,
+    )
     deps = replace(deps, on_queued=background.kick)
     try:
         await db.ping()
@@ -83,6 +93,8 @@ async def open_runtime(
             raise StoreUnavailableError(
                 "the database is not migrated: run `hotline db upgrade` first"
             )
+        # FAQ entries added or changed since the last start, for the digest's "new guidance".
+        await sync_knowledge_base(db, deps.kb)
         if start_background:
             background.start()
         yield Runtime(

@@ -1,5 +1,6 @@
-"""Background work in the bot's process: the escalation sweeper (an APScheduler interval job)
-and the outbox sender loop (an asyncio task that also wakes at once when a message is queued).
+"""Background work in the bot's process: the escalation sweeper (an APScheduler interval job),
+the weekly digest (an APScheduler cron job, when given) and the outbox sender loop (an asyncio
+task that also wakes at once when a message is queued).
 
 Both reload everything from the database each time, so a restarted process resumes every open
 escalation and every unsent message where it stood.
@@ -10,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.config import Settings
 from bot.conversation.ports import Sender
+from bot.digest.schedule import add_digest_job
 from bot.escalation.outbox import deliver_due
 from bot.escalation.policy import EscalationConfig
 from bot.escalation.sweeper import sweep
@@ -38,7 +41,10 @@ class Background:
         deliver_interval_s: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
         chat_ids: Collection[str] | None = None,
+        # the weekly digest job and the settings that schedule it (DIGEST_CRON, grace)
+        weekly: tuple[Callable[[], Awaitable[object]], Settings] | None = None,
     ) -> None:
+        self.weekly = weekly
         self.db = db
         self.config = config
         self.senders = senders
@@ -96,6 +102,9 @@ class Background:
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
+        if self.weekly is not None:
+            job, settings = self.weekly
+            add_digest_job(scheduler, job, settings)
         scheduler.start()
         self._scheduler = scheduler
         self._running = True

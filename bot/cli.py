@@ -9,14 +9,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from bot.commands import chat, knowledge, requests, rota, setup
+from bot.commands import chat, content, digest, knowledge, requests, rota, setup
 from bot.errors import ConfigError, DataError, StoreUnavailableError, UserFacingError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hotline", description="Member hotline bot")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in (knowledge, setup, chat, rota, requests):
+    for group in (knowledge, setup, chat, rota, requests, content, digest):
         group.register(sub)
     return parser
 

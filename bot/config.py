@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     slack_app_token: str | None = None
     slack_api_base_url: str | None = None
     port: int = Field(default=8080, ge=1, le=65535)
+    host: str = "0.0.0.0"  # noqa: S104 - the web process serves the platforms' webhooks
+    # The public https URL of /telegram/webhook: `hotline serve` registers it with Telegram.
+    telegram_webhook_url: str | None = None
+    telegram_bot_username: str | None = None  # for invitation links; asked of Telegram if unset
+    platform_timeout_s: float = Field(default=10, gt=0)
+    telegram_max_per_second: float = Field(default=30, gt=0)
+    telegram_chat_interval_s: float = Field(default=1.0, ge=0)
+    slack_chat_interval_s: float = Field(default=1.0, ge=0)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    invite_days: int = Field(default=14, ge=1, le=365)
 
     max_message_chars: int = Field(default=4000, ge=100)
 
@@ -57,6 +67,22 @@ class Settings(BaseSettings):
     # "channel:chat id" that gets a copy of every hotline ping, e.g. console:#staff
     staff_chat: str | None = None
     log_level: str = "INFO"
+
+    # Digest (issue 5)
+    # crontab form in TIMEZONE; day names, not numbers (APScheduler 3 counts 0 as Monday)
+    digest_cron: str = "30 7 * * mon"
+    # a process down at the scheduled time still sends if it starts within this (the same morning)
+    digest_misfire_grace_s: float = Field(default=5 * 3600, ge=0, le=6 * 24 * 3600)
+    digest_send_empty: bool = False  # send "nothing new this week" rather than nothing
+    digest_events_days: int = Field(default=21, ge=1, le=120)
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _check_digest_cron(cls, value: str) -> str:
+        from bot.digest.schedule import check_cron
+
+        check_cron(value)
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -81,11 +107,12 @@ class Settings(BaseSettings):
     @field_validator("staff_chat")
     @classmethod
     def _check_staff_chat(cls, value: str | None) -> str | None:
-        if value is not None and (":" not in value or not all(value.split(":", 1))):
-            raise ValueError(
-                f"{value!r} is not CHANNEL:CHAT_ID "
-                "(e.g. telegram:-1001234, slack:C0123, console:#staff)"
-            )
+        for target in (value or "").split(","):
+            if value is not None and (":" not in target or not all(target.strip().split(":", 1))):
+                raise ValueError(
+                    f"{target!r} is not CHANNEL:CHAT_ID, or several separated by commas "
+                    "(e.g. telegram:-1001234,slack:C0123 or console:#staff)"
+                )
         return value
 
     @field_validator("data_dir")
@@ -100,11 +127,12 @@ class Settings(BaseSettings):
         return make_url(self.database_url)
 
     @property
-    def staff_chat_target(self) -> tuple[str, str] | None:
+    def staff_chat_targets(self) -> tuple[tuple[str, str], ...]:
+        """Every staff chat that gets a copy of each hotline ping (one per platform)."""
         if self.staff_chat is None:
-            return None
-        channel, chat_id = self.staff_chat.split(":", 1)
-        return channel, chat_id
+            return ()
+        pairs = (target.strip().split(":", 1) for target in self.staff_chat.split(","))
+        return tuple((channel, chat_id) for channel, chat_id in pairs)
 
     @property
     def tz(self) -> ZoneInfo:

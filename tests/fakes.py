@@ -29,6 +29,7 @@ class RecordingSender:
     sent: list[tuple[str, Reply]] = field(default_factory=list)
     script: list[SendResult | Exception] = field(default_factory=list)
     calls: int = 0
+    edits: list[tuple[str, str, Reply]] = field(default_factory=list)
 
     async def send(self, chat_id: str, reply: Reply) -> SendResult:
         self.calls += 1
@@ -40,6 +41,11 @@ class RecordingSender:
                 return outcome
         self.sent.append((chat_id, reply))
         return Sent(f"m{len(self.sent)}")
+
+    async def edit(self, chat_id: str, ref: str, reply: Reply) -> SendResult:
+        self.calls += 1
+        self.edits.append((chat_id, ref, reply))
+        return Sent(ref)
 
     def to(self, chat_id: str) -> list[Reply]:
         return [r for c, r in self.sent if c == chat_id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from contextlib import AsyncExitStack
 from typing import Any, TextIO
 
 from bot.commands.common import settings
@@ -18,7 +19,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
 
     s = settings()
     email = args.as_email.strip().lower()
-    staff_chat = s.staff_chat_target
+    staff_chats = [chat for channel, chat in s.staff_chat_targets if channel == CHANNEL]
 
     async def run() -> None:
         async with open_runtime(s, start_background=False) as rt:
@@ -27,8 +28,8 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
                 if person is not None:
                     await link_identity(session, person, CHANNEL, email, chat_id=email)
             chats = {email}
-            if person is not None and person.is_staff and staff_chat and staff_chat[0] == CHANNEL:
-                chats.add(staff_chat[1])
+            if person is not None and person.is_staff:
+                chats.update(staff_chats)
             chat = ConsoleChat(rt.dispatcher, email, out=out)
             rt.background.senders = {CHANNEL: ConsoleSender(out, on_buttons=chat.offer)}
             rt.background.chat_ids = chats
@@ -45,31 +46,116 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _until_signalled() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    """Every configured channel and the schedulers in one process (development: Telegram by
+    long polling, Slack by Socket Mode); the console alone when no platform is configured."""
+    from bot.app import open_runtime
+    from bot.channels import open_platforms
+
     s = settings()
-    if s.telegram_token or s.slack_bot_token:
+    if not (s.telegram_token or s.slack_bot_token):
+        if not args.as_email:
+            raise ConfigError(
+                "--as: with no TELEGRAM_TOKEN or SLACK_BOT_TOKEN set, `hotline run` is the "
+                "console channel and needs --as EMAIL (a person in the directory)"
+            )
+        return cmd_chat(args, out)
+    if s.slack_bot_token and not s.slack_app_token:
         print(
-            "Slack and Telegram channels arrive with a later release; starting the console.",
+            "Slack: no SLACK_APP_TOKEN, so no Socket Mode here; Slack events need "
+            "`hotline serve` (HTTP). Sending to Slack still works.",
             file=out,
         )
-    if not args.as_email:
-        raise ConfigError("--as: the console channel needs --as EMAIL (a person in the directory)")
-    return cmd_chat(args, out)
+
+    async def run() -> None:
+        stop = _until_signalled()
+        async with (
+            open_runtime(s, start_background=False) as rt,
+            open_platforms(s, polling=True, console_out=out) as platforms,
+            AsyncExitStack() as stack,
+        ):
+            platforms.attach(rt.dispatcher, rt.db)
+            rt.background.senders = platforms.senders
+            rt.background.start()
+            running = []
+            if platforms.telegram is not None:
+                await stack.enter_async_context(platforms.telegram.polling())
+                running.append("Telegram (long polling)")
+            if platforms.slack is not None and s.slack_app_token:
+                await stack.enter_async_context(platforms.slack.socket_mode(s.slack_app_token))
+                running.append("Slack (Socket Mode)")
+            print(f"Running: {', '.join(running) or 'senders only'}. Ctrl-C stops.", file=out)
+            await stop.wait()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    """The web process: webhooks, health and metrics, plus the sweeper and sender loop."""
+    import uvicorn
+
+    from bot.app import open_runtime
+    from bot.channels import open_platforms
+    from bot.web import build_web_app
+
+    s = settings()
+    if s.slack_bot_token and not s.slack_signing_secret:
+        raise ConfigError("SLACK_SIGNING_SECRET: needed to receive Slack events over HTTP")
+    if s.telegram_token and not s.telegram_webhook_secret:
+        raise ConfigError(
+            "TELEGRAM_WEBHOOK_SECRET: needed to receive Telegram updates by webhook "
+            "(any long random string; Telegram sends it back with every update)"
+        )
+
+    async def run() -> None:
+        async with (
+            open_runtime(s, start_background=False) as rt,
+            open_platforms(s, console_out=out) as platforms,
+        ):
+            platforms.attach(rt.dispatcher, rt.db)
+            rt.background.senders = platforms.senders
+            if platforms.telegram is not None and s.telegram_webhook_url:
+                assert s.telegram_webhook_secret is not None
+                await platforms.telegram.set_webhook(
+                    s.telegram_webhook_url, s.telegram_webhook_secret
+                )
+            rt.background.start()
+            app = build_web_app(rt.db, platforms, rt.dispatcher.handled, s.max_body_bytes)
+            config = uvicorn.Config(
+                app,
+                host=args.host or s.host,
+                port=args.port or s.port,
+                lifespan="off",
+                log_level=s.log_level.lower(),
+            )
+            await uvicorn.Server(config).serve()
+
+    asyncio.run(run())
+    return 0
 
 
 def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     """The sweeper and sender loop with no chat: console messages are printed as JSON lines."""
     from bot.app import open_runtime
-    from bot.handlers.console import CHANNEL, ConsoleSender
+    from bot.channels import open_platforms
 
     s = settings()
 
     async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        async with open_runtime(s, senders={CHANNEL: ConsoleSender(out, as_json=True)}):
+        stop = _until_signalled()
+        async with (
+            open_platforms(s, console_out=out) as platforms,
+            open_runtime(s, senders=platforms.senders),
+        ):
             print('{"worker": "started"}', file=out, flush=True)
             await stop.wait()
 
@@ -88,3 +174,8 @@ def register(sub: Any) -> None:
 
     worker = sub.add_parser("worker", help="run the escalation sweeper and the sender loop only")
     worker.set_defaults(func=cmd_worker)
+
+    serve = sub.add_parser("serve", help="the web app: webhooks, /healthz, /metrics (production)")
+    serve.add_argument("--host", help="address to listen on (default: HOST, 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port (default: PORT, 8080)")
+    serve.set_defaults(func=cmd_serve)

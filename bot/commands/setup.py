@@ -1,4 +1,4 @@
-"""`hotline db upgrade` and `hotline directory import`."""
+"""`hotline db upgrade`, `hotline directory import` and `hotline directory invite`."""
 
 from __future__ import annotations
 
@@ -31,6 +31,44 @@ def cmd_directory_import(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_directory_invite(args: argparse.Namespace, out: TextIO) -> int:
+    """A one-time code (and a Telegram link) that links a chat account to this person."""
+    from datetime import timedelta
+
+    from bot.directory import create_invite, person_by_email
+    from bot.errors import UserFacingError
+    from bot.store import Database
+    from bot.store.models import utcnow
+
+    s = settings()
+    days = args.days or s.invite_days
+
+    async def invite(db: Database) -> tuple[str, str]:
+        async with db.session() as session:
+            person = await person_by_email(session, args.email)
+            if person is None:
+                raise UserFacingError(
+                    f"{args.email}: nobody active in the directory has this email "
+                    "(import the directory first: hotline directory import FILE)"
+                )
+            code = await create_invite(session, person, utcnow(), timedelta(days=days))
+            return person.name, code
+
+    name, code = with_db(invite)
+    print(f"Invitation for {name}, valid for {days} days, usable once:", file=out)
+    print(f"  code:     {code}", file=out)
+    username = s.telegram_bot_username
+    if username:
+        print(f"  Telegram: https://t.me/{username.lstrip('@')}?start={code}", file=out)
+    else:
+        print(
+            f"  Telegram: send /start {code} to the bot (set TELEGRAM_BOT_USERNAME for a link)",
+            file=out,
+        )
+    print(f"  Slack:    /hotline link {code}", file=out)
+    return 0
+
+
 def register(sub: Any) -> None:
     db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
@@ -40,3 +78,13 @@ def register(sub: Any) -> None:
     imp = dsub.add_parser("import", help="import a YAML or CSV directory file")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_directory_import)
+    inv = dsub.add_parser("invite", help="a one-time code that links a chat account to a person")
+    inv.add_argument("email")
+    inv.add_argument(
+        "--days",
+        type=int,
+        choices=range(1, 366),
+        metavar="DAYS",
+        help="how long the code stays valid (default: INVITE_DAYS, 14)",
+    )
+    inv.set_defaults(func=cmd_directory_invite)

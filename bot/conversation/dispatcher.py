@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import staff, texts
+from bot.conversation import digest_commands, staff, texts
 from bot.conversation.context import Context, Deps
 from bot.conversation.emergency import (
     is_emergency,
@@ -24,6 +27,13 @@ from bot.conversation.emergency import (
     raise_emergency,
     urgent_prompt,
 )
+from bot.conversation.linking import (
+    first_delivery,
+    invite_code_in,
+    link_from_profile,
+    link_with_code,
+)
+from bot.conversation.ports import ProfileLookup
 from bot.conversation.questions import log_question, own_question, record_feedback
 from bot.conversation.ratelimit import RateLimiter
 from bot.conversation.types import Button, IncomingMessage, Reply
@@ -33,7 +43,7 @@ from bot.escalation import open_support_request, request_for_question
 from bot.escalation.hotline import member_follow_up, post_support_request
 from bot.knowledge import Band, MatchResult
 from bot.store.db import Database
-from bot.store.models import QuestionLog
+from bot.store.models import Person, QuestionLog
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +81,9 @@ class Dispatcher:
         self.kb = deps.kb
         self.config = config
         self.limiter = RateLimiter(config.rate_limit, config.rate_window_s)
+        # Platforms that vouch for their users' emails (Slack), set by the channel adapters.
+        self.profiles: dict[str, ProfileLookup] = {}
+        self.handled: Counter[str] = Counter()  # per channel, for /metrics
         self._commands: dict[str, Handler] = {
             "/start": self._cmd_start,
             "/help": self._cmd_help,
@@ -86,6 +99,7 @@ class Dispatcher:
         }
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
+        self.handled[message.channel] += 1
         try:
             replies = await self._handle(message)
         except UserFacingError as exc:
@@ -103,8 +117,21 @@ class Dispatcher:
         text = clean_text(message.text or "")
         if message.action is None and not text:
             return [Reply(texts.EMPTY)]
+        if not self.limiter.allow(f"{message.channel}:{message.sender_ref}"):
+            return [Reply(texts.SLOW_DOWN)]
         async with self.db.session() as session:
+            if message.update_id is not None and not await first_delivery(session, message):
+                log.info(
+                    "redelivery dropped channel=%s update=%s", message.channel, message.update_id
+                )
+                return []
+            now = self.deps.clock()
+            code = invite_code_in(text)
+            if code is not None:
+                return [await self._link_with_code(session, message, code, now)]
             person = await identify(session, message.channel, message.sender_ref)
+            if person is None:
+                person = await self._link_from_profile(session, message)
             if person is None:
                 log.info("unknown sender channel=%s", message.channel)
                 if text.lower().startswith(EMERGENCY_COMMAND):
@@ -114,20 +141,42 @@ class Dispatcher:
                         )
                     ]
                 return [Reply(texts.UNKNOWN_SENDER.format(phone=self.config.hotline_phone))]
-            if not self.limiter.allow(f"{message.channel}:{message.sender_ref}"):
-                return [Reply(texts.SLOW_DOWN)]
             if len(text) > self.config.max_message_chars:
                 return [
                     Reply(
                         texts.TOO_LONG.format(length=len(text), limit=self.config.max_message_chars)
                     )
                 ]
-            ctx = Context(session, person, message, self.deps.clock())
+            ctx = Context(session, person, message, now)
             if message.action is not None:
                 return await self._on_action(ctx, message.action)
             if text.startswith("/"):
                 return await self._on_command(ctx, text)
             return await self._on_question(ctx, text)
+
+    async def _link_with_code(
+        self, session: AsyncSession, message: IncomingMessage, code: str, now: datetime
+    ) -> Reply:
+        person = await link_with_code(session, message, code, now)
+        if person is None:
+            return Reply(texts.BAD_INVITE_CODE.format(phone=self.config.hotline_phone))
+        log.info("account linked by code channel=%s person=%s", message.channel, person.id)
+        return Reply(
+            texts.LINKED.format(name=person.name.split()[0])
+            + " "
+            + texts.HELP.format(phone=self.config.hotline_phone)
+        )
+
+    async def _link_from_profile(
+        self, session: AsyncSession, message: IncomingMessage
+    ) -> Person | None:
+        lookup = self.profiles.get(message.channel)
+        if lookup is None:
+            return None
+        person = await link_from_profile(session, message, lookup)
+        if person is not None:
+            log.info("account linked by profile channel=%s person=%s", message.channel, person.id)
+        return person
 
     async def _on_command(self, ctx: Context, text: str) -> list[Reply]:
         command, _, rest = text.partition(" ")
@@ -135,7 +184,10 @@ class Dispatcher:
         handler = self._commands.get(name)
         if handler is not None:
             return await handler(ctx, rest.strip())
-        staff_command = staff.COMMANDS.get(name)
+        member_command = digest_commands.MEMBER_COMMANDS.get(name)
+        if member_command is not None:
+            return await member_command(self.deps, ctx, rest.strip())
+        staff_command = staff.COMMANDS.get(name) or digest_commands.STAFF_COMMANDS.get(name)
         if staff_command is not None:
             if not ctx.person.is_staff:
                 return [Reply(texts.STAFF_ONLY.format(command=name))]
@@ -234,7 +286,7 @@ class Dispatcher:
             ctx.session,
             ctx.person,
             ctx.message.channel,
-            ctx.message.chat_id,
+            ctx.message.reach_id,
             text,
             question_id=question.id if question else None,
             now=ctx.now,
@@ -294,7 +346,7 @@ class Dispatcher:
         helpful = flag == "1"
         await record_feedback(ctx.session, ctx.person, question, helpful)
         if helpful:
-            return [Reply(texts.THANKS_HELPFUL)]
+            return [Reply(texts.THANKS_HELPFUL, edit=True)]
         return [
             Reply(
                 texts.THANKS_NOT_HELPFUL,
@@ -302,6 +354,7 @@ class Dispatcher:
                     Button(texts.SEND_TO_TEAM, f"pass:{question.id}"),
                     Button(texts.NO_THANKS, f"nopass:{question.id}"),
                 ),
+                edit=True,
             )
         ]
 
@@ -316,18 +369,25 @@ class Dispatcher:
                             reference=earlier.reference,
                             phone=self.config.hotline_phone,
                             days=self.config.reply_target,
-                        )
+                        ),
+                        edit=True,
                     )
                 ]
-        return [await self._pass_on(ctx, question.text, question)]
+        return [replace(await self._pass_on(ctx, question.text, question), edit=True)]
 
     async def _act_no_pass(self, ctx: Context, args: str) -> list[Reply]:
         await self._question(ctx, args)
-        return [Reply(texts.OK_NOT_PASSED)]
+        return [Reply(texts.OK_NOT_PASSED, edit=True)]
 
     async def _act_urgent(self, ctx: Context, args: str) -> list[Reply]:
         raw_id, _, choice = args.partition(":")
         question = await self._question(ctx, raw_id)
         if choice == "y":
-            return await raise_emergency(self.deps, ctx, question.text)
-        return [self._reply_for(self.kb.match(question.text), question)]
+            return [
+                Reply(texts.CHOSE_ALERT, edit=True),
+                *await raise_emergency(self.deps, ctx, question.text),
+            ]
+        return [
+            Reply(texts.CHOSE_ANSWER, edit=True),
+            self._reply_for(self.kb.match(question.text), question),
+        ]

@@ -45,7 +45,7 @@ async def raise_emergency(deps: Deps, ctx: Context, text: str) -> list[Reply]:
             ctx.session,
             ctx.person,
             ctx.message.channel,
-            ctx.message.chat_id,
+            ctx.message.reach_id,
             text,
             category,
             ctx.now,

@@ -37,3 +37,14 @@ class Sender(Protocol):
     channel: str
 
     async def send(self, chat_id: str, reply: Reply) -> SendResult: ...
+
+    async def edit(self, chat_id: str, ref: str, reply: Reply) -> SendResult:
+        """Replace an earlier message (`ref` from its `Sent`) with `reply`."""
+        ...
+
+
+class ProfileLookup(Protocol):
+    """A platform that vouches for its users' email addresses (Slack's `users.info`), so an
+    account can be linked to the directory without an invite code."""
+
+    async def email_of(self, sender_ref: str) -> str | None: ...

@@ -14,7 +14,14 @@ from bot.conversation import texts
 from bot.conversation.context import Context, Deps
 from bot.conversation.types import Reply
 from bot.errors import UserFacingError
-from bot.escalation.hotline import acknowledge, add_note, by_reference, resolve, staff_reply
+from bot.escalation.hotline import (
+    acknowledge,
+    acknowledged_line,
+    add_note,
+    by_reference,
+    resolve,
+    staff_reply,
+)
 from bot.escalation.rota_store import duty_now
 from bot.store.models import HotlineRequest, Person, RequestStatus
 
@@ -133,14 +140,32 @@ async def reply_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
     return [Reply(outcome)]
 
 
+async def _status_line(deps: Deps, ctx: Context, request: HotlineRequest) -> Reply:
+    """The line that replaces a ping's buttons once someone owns the request."""
+    owner = (
+        await ctx.session.get(Person, request.acknowledged_by_id)
+        if request.acknowledged_by_id
+        else None
+    )
+    line = acknowledged_line(request, owner or ctx.person, deps.escalation)
+    if request.status is RequestStatus.RESOLVED:
+        line = texts.RESOLVED_LINE.format(line=line)
+    return Reply(line, edit=True)
+
+
 async def ack_button(deps: Deps, ctx: Context, raw_id: str) -> list[Reply]:
-    return [Reply(await _acknowledge(deps, ctx, await _request_by_id(ctx, raw_id)))]
+    request = await _request_by_id(ctx, raw_id)
+    outcome = await _acknowledge(deps, ctx, request)
+    return [await _status_line(deps, ctx, request), Reply(outcome)]
 
 
 async def resolve_button(deps: Deps, ctx: Context, raw_id: str) -> list[Reply]:
     request = await _request_by_id(ctx, raw_id)
     if request.status is RequestStatus.RESOLVED:
-        return [Reply(texts.ALREADY_RESOLVED.format(reference=request.reference))]
+        return [
+            await _status_line(deps, ctx, request),
+            Reply(texts.ALREADY_RESOLVED.format(reference=request.reference)),
+        ]
     return [Reply(texts.RESOLVE_NEEDS_NOTE.format(reference=request.reference))]
 
 

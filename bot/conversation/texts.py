@@ -21,7 +21,8 @@ STORE_DOWN = (
 UNKNOWN_SENDER = (
     "Hello! This is the member hotline of the schools partnership. I can only help people from "
     "member schools and the Partnership team, and I don't recognise this account yet.\n"
-    "To get access, ask the Partnership office for an invitation code, then send /start CODE here. "
+    "To get access, ask the Partnership office for an invitation code, then send /start CODE here "
+    "(in Slack: /hotline link CODE). "
     "If you need urgent help now, phone the hotline on {phone}."
 )
 HELP = (
@@ -29,6 +30,7 @@ HELP = (
     "CPD, or what to do in an urgent situation.\n"
     "/emergency WHAT HAPPENED: alert the duty officer now\n"
     "/human: ask for a person from the Partnership team to reply to you\n"
+    "/subscribe or /unsubscribe: the weekly keep-in-touch digest\n"
     "/help: this message\n"
     "If anyone is in immediate danger, call 999. For urgent help phone the hotline on {phone}."
 )
@@ -107,7 +109,8 @@ STAFF_PING = (
 ACKNOWLEDGE = "Acknowledge"
 RESOLVE = "Resolve"
 CLAIM = "I'll reply"
-ACKNOWLEDGED_BY = "{reference}: acknowledged by {name} at {time}."
+ACKNOWLEDGED_BY = "Acknowledged by {name} at {time}."
+RESOLVED_LINE = "{line} Resolved."
 YOU_ACKNOWLEDGED = "You have {reference}. The member has been told you will contact them."
 ALREADY_ACKNOWLEDGED = "{reference} was already acknowledged by {name}."
 ALREADY_RESOLVED = "{reference} is already resolved."
@@ -152,3 +155,48 @@ MEMBERS_ONLY = (
     "{command} is for members of partnership schools. Staff can see open requests with /open."
 )
 EMERGENCY_NO_TEXT = "(no details given: please call the school)"
+
+# Linking accounts
+LINKED = "Thanks {name}, this account is now linked to you."
+BAD_INVITE_CODE = (
+    "That invitation code didn't work: it may be mistyped, already used or expired. Ask the "
+    "Partnership office for a new one. If you need urgent help now, phone the hotline on {phone}."
+)
+CHOSE_ALERT = "You chose: alert the duty officer."
+CHOSE_ANSWER = "You chose: just the answer."
+
+# Digest
+DIGEST_HEADER = "Good morning {name}! Your weekly update from the Partnership, {date}."
+DIGEST_NEWS = "News"
+DIGEST_EVENTS = "Coming up in the next {span}"
+DIGEST_FAQ = "New and updated answers"
+DIGEST_FAQ_NOTE = "Ask me about any of these."
+DIGEST_FAQ_NEW = "New: {question}"
+DIGEST_FAQ_UPDATED = "Updated: {question}"
+DIGEST_READ_MORE = "Read more"
+DIGEST_DETAILS = "Details"
+DIGEST_NOTHING_NEW = "Nothing new from the Partnership this week."
+DIGEST_FOOTER = (
+    "Hotline for anything urgent: {phone}. Send /unsubscribe to stop these weekly updates."
+)
+STAFF_DIGEST_HEADER = "Hotline week {start} to {end}: {total} request{s}."
+STAFF_DIGEST_CATEGORIES = "Requests by category"
+STAFF_DIGEST_RESPONSE = "Response"
+STAFF_DIGEST_ACK = "Time to acknowledge: median {median}, 95th percentile {p95}"
+STAFF_DIGEST_LEVELS = "Reached level 2: {level2}; reached level 3: {level3}"
+STAFF_DIGEST_OPEN = "Open requests"
+STAFF_DIGEST_GAPS = "Questions the FAQ could not answer"
+STAFF_DIGEST_NOT_HELPFUL = "Answers marked not helpful"
+STAFF_DIGEST_FOOTER = "Send /unsubscribe to stop this weekly summary."
+SUBSCRIBED = (
+    "You're subscribed to the weekly digest: news, events and new answers every Monday morning. "
+    "Send /unsubscribe to stop."
+)
+ALREADY_SUBSCRIBED = "You're already subscribed to the weekly digest. Send /unsubscribe to stop."
+UNSUBSCRIBED = "Done: you won't get the weekly digest any more. Send /subscribe to start again."
+ALREADY_UNSUBSCRIBED = "You're not subscribed to the weekly digest. Send /subscribe to start."
+NEWS_ADDED = "News added: {title!r}. Subscribers will see it in the next weekly digest."
+EVENT_ADDED = "Event added: {title!r} on {when}. Weekly digests will list it in the weeks before."
+NEWS_USAGE = "/news TITLE | TEXT (the text may include a link written as [label](https://...))"
+EVENT_USAGE = "/event DATE | TITLE | TEXT, e.g. /event 2026-12-03 16:00 | DSL network | Room 2"
+EVENT_IN_PAST = "{when} has already passed. " + "Usage: " + EVENT_USAGE

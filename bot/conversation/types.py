@@ -22,10 +22,17 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """Plain text (links as [label](url)) and optional buttons; adapters render it."""
+    """Plain text (links as [label](url)) and optional buttons; adapters render it.
+
+    `edit` marks the answer to a button press that belongs on the pressed message itself: the
+    adapter appends `text` to that message as a status line and replaces its buttons with
+    `buttons` (so a one-shot choice cannot be pressed twice). Channels that cannot edit show it
+    as a new message.
+    """
 
     text: str
     buttons: tuple[Button, ...] = field(default=())
+    edit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +41,8 @@ class IncomingMessage:
 
     `sender_ref` is the platform's id for the person (Telegram user id, Slack user id, or the
     email given to the console); `action` is set instead of `text` when a button was pressed.
+    `private_chat_id` is where the person can be reached alone (their DM), when `chat_id` is a
+    group or channel; `update_id` is the platform's delivery id, so a redelivery is dropped.
     """
 
     channel: str
@@ -42,3 +51,9 @@ class IncomingMessage:
     text: str | None = None
     action: str | None = None
     message_id: str | None = None
+    private_chat_id: str | None = None
+    update_id: str | None = None
+
+    @property
+    def reach_id(self) -> str:
+        return self.private_chat_id or self.chat_id

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -31,10 +31,12 @@ from bot.escalation.timeline import add_event
 from bot.store.models import (
     HotlineRequest,
     OutboundMessage,
+    OutboxStatus,
     Person,
     RequestEvent,
     RequestKind,
     RequestStatus,
+    utcnow,
 )
 
 REFERENCE = re.compile(r"^HL-(\d{4})-(\d{4,})$", re.IGNORECASE)
@@ -193,14 +195,57 @@ async def acknowledge(
         Reply(texts.MEMBER_ACKNOWLEDGED.format(name=staff.name, reference=request.reference)),
         now,
     )
-    others = [p for p in await pinged_people(session, request) if p != staff.id]
-    note = Reply(
-        texts.ACKNOWLEDGED_BY.format(
-            reference=request.reference, name=staff.name, time=now.strftime("%H:%M")
-        )
-    )
+    status = acknowledged_line(request, staff, config)
+    edited = await edit_pings(session, request, staff, status, now)
+    others = [p for p in await pinged_people(session, request) if p not in edited | {staff.id}]
+    note = Reply(f"{request.reference}: {status}")
     await notify_people(session, request, others, note, f"acked:{request.id}", now)
     return texts.YOU_ACKNOWLEDGED.format(reference=request.reference)
+
+
+def acknowledged_line(request: HotlineRequest, staff: Person, config: EscalationConfig) -> str:
+    at = request.acknowledged_at or utcnow()
+    return texts.ACKNOWLEDGED_BY.format(
+        name=staff.name, time=at.astimezone(config.timezone).strftime("%H:%M")
+    )
+
+
+async def edit_pings(
+    session: AsyncSession, request: HotlineRequest, staff: Person, status: str, now: datetime
+) -> set[int]:
+    """Replace the buttons on every ping already delivered (to others and to the staff chat)
+    with the status line; returns the people whose pings were edited."""
+    pings = await session.scalars(
+        select(OutboundMessage).where(
+            OutboundMessage.request_id == request.id,
+            or_(
+                OutboundMessage.dedupe_key.like("ping:%"),
+                OutboundMessage.dedupe_key.like("staffcopy:%"),
+            ),
+            OutboundMessage.status == OutboxStatus.SENT,
+            OutboundMessage.sent_ref.is_not(None),
+            OutboundMessage.edit_ref.is_(None),
+        )
+    )
+    edited: set[int] = set()
+    for ping in pings:
+        if ping.person_id == staff.id:
+            continue  # their own ping is edited where they pressed the button
+        await enqueue(
+            session,
+            key=f"edit:{ping.id}:{request.status.value}",
+            channel=ping.channel,
+            chat_id=ping.chat_id,
+            reply=Reply(f"{ping.text}\n\n{status}"),
+            person_id=ping.person_id,
+            identity_id=ping.identity_id,
+            request_id=request.id,
+            now=now,
+            edit_ref=ping.sent_ref,
+        )
+        if ping.person_id is not None:
+            edited.add(ping.person_id)
+    return edited
 
 
 async def resolve(

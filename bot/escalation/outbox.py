@@ -10,9 +10,11 @@ between the platform accepting a message and the row being marked sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,8 +46,12 @@ async def enqueue(
     identity_id: int | None = None,
     request_id: int | None = None,
     now: datetime | None = None,
+    edit_ref: str | None = None,
 ) -> bool:
-    """Add a message unless one with the same dedupe key exists; True when added."""
+    """Add a message unless one with the same dedupe key exists; True when added.
+
+    With `edit_ref` (the platform's id of a message sent earlier to this chat) the row replaces
+    that message in place instead of sending a new one."""
     row = OutboundMessage(
         dedupe_key=key[:120],
         channel=channel,
@@ -58,6 +64,7 @@ async def enqueue(
         status=OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=now or utcnow(),
+        edit_ref=edit_ref,
     )
     try:
         async with session.begin_nested():
@@ -77,6 +84,7 @@ class Claimed:
     attempts: int
     request_id: int | None
     identity_id: int | None
+    edit_ref: str | None = None
 
 
 def _reply(row: OutboundMessage) -> Reply:
@@ -113,7 +121,16 @@ async def claim_due(
             row.attempts += 1
             row.next_attempt_at = now + LEASE
         return [
-            Claimed(r.id, r.channel, r.chat_id, _reply(r), r.attempts, r.request_id, r.identity_id)
+            Claimed(
+                r.id,
+                r.channel,
+                r.chat_id,
+                _reply(r),
+                r.attempts,
+                r.request_id,
+                r.identity_id,
+                r.edit_ref,
+            )
             for r in rows
         ]
 
@@ -152,6 +169,8 @@ async def settle(db: Database, claimed: Claimed, result: SendResult, now: dateti
                     )
             case RetryLater(error, after_s):
                 row.last_error = error[:300]
+                if row.status is OutboxStatus.CANCELLED:
+                    return  # cancelled while in flight (an unsubscribe): not to be retried
                 if row.attempts >= MAX_ATTEMPTS:
                     row.status = OutboxStatus.FAILED
                 else:
@@ -176,27 +195,87 @@ async def settle(db: Database, claimed: Claimed, result: SendResult, now: dateti
                     )
 
 
+async def _send(sender: Sender, item: Claimed) -> SendResult:
+    try:
+        if item.edit_ref is not None:
+            return await sender.edit(item.chat_id, item.edit_ref, item.reply)
+        return await sender.send(item.chat_id, item.reply)
+    except Exception as exc:  # a sender bug must not stop delivery of the rest
+        log.exception("sender failed message=%s channel=%s", item.id, item.channel)
+        return RetryLater(f"{type(exc).__name__}")
+
+
+async def _deliver_chat(
+    db: Database,
+    senders: Mapping[str, Sender],
+    items: Sequence[Claimed],
+    clock: Callable[[], datetime],
+    gate: asyncio.Semaphore,
+) -> int:
+    """One chat's messages in order; a failure holds back the rest of that chat's batch."""
+    accepted = 0
+    for n, item in enumerate(items):
+        async with gate:
+            result = await _send(senders[item.channel], item)
+        await settle(db, item, result, clock())
+        if not isinstance(result, Sent):
+            await _hold_behind(db, item, items[n + 1 :], clock())
+            break
+        accepted += 1
+    return accepted
+
+
+async def _hold_behind(
+    db: Database, failed: Claimed, later: Sequence[Claimed], now: datetime
+) -> None:
+    """Keep a chat's order: its later messages go back unattempted, due with the failed one's
+    retry (ids break the tie, so the failed one goes first)."""
+    if not later:
+        return
+    async with db.session() as session:
+        row = await session.get(OutboundMessage, failed.id)
+        due = row.next_attempt_at if row and row.status is OutboxStatus.PENDING else now
+        for item in later:
+            held = await session.get(OutboundMessage, item.id)
+            if held is not None and held.status is OutboxStatus.SENDING:
+                held.status, held.attempts, held.next_attempt_at = (
+                    OutboxStatus.PENDING,
+                    held.attempts - 1,
+                    due,
+                )
+
+
 async def deliver_due(
     db: Database,
     senders: Mapping[str, Sender],
     clock: Callable[[], datetime] = utcnow,
     chat_ids: Collection[str] | None = None,
-    batch: int = 50,
+    batch: int = 100,
     max_batches: int = 20,
+    concurrency: int = 32,
 ) -> int:
     """Send what is due on the given channels, batch after batch while batches come back full;
-    returns how many a platform accepted."""
+    returns how many a platform accepted.
+
+    Different chats are sent to concurrently (the senders' throttles keep the platform limits);
+    one chat's messages go in order."""
     accepted = 0
+    gate = asyncio.Semaphore(concurrency)
     for _ in range(max_batches):
         claimed = await claim_due(db, clock(), senders.keys(), chat_ids, batch)
+        chats: dict[tuple[str, str], list[Claimed]] = defaultdict(list)
         for item in claimed:
-            try:
-                result = await senders[item.channel].send(item.chat_id, item.reply)
-            except Exception as exc:  # a sender bug must not stop delivery of the rest
-                log.exception("sender failed message=%s channel=%s", item.id, item.channel)
-                result = RetryLater(f"{type(exc).__name__}")
-            await settle(db, item, result, clock())
-            accepted += isinstance(result, Sent)
+            chats[item.channel, item.chat_id].append(item)
+        results = await asyncio.gather(
+            *(_deliver_chat(db, senders, items, clock, gate) for items in chats.values())
+        )
+        accepted += sum(results)
         if len(claimed) < batch:
             break
     return accepted
+
+
+async def queue_reply(db: Database, channel: str, chat_id: str, reply: Reply, key: str) -> None:
+    """A reply the platform refused for now (429, 5xx, a timeout): queued, so it is retried."""
+    async with db.session() as session:
+        await enqueue(session, key=key, channel=channel, chat_id=chat_id, reply=reply)

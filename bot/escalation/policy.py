@@ -9,7 +9,7 @@ import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,9 +41,11 @@ class EscalationConfig:
     ack_timeout: timedelta = timedelta(minutes=10)
     reminder_after: timedelta = timedelta(hours=4)
     duplicate_window: timedelta = timedelta(minutes=10)
-    staff_chat: tuple[str, str] | None = None  # (channel, chat id) that gets a copy of every ping
+    # (channel, chat id) of each staff chat that gets a copy of every ping, one per platform
+    staff_chats: tuple[tuple[str, str], ...] = ()
     always_now: frozenset[str] = frozenset({"safeguarding", "serious-incident"})
     hotline_phone: str = ""
+    timezone: tzinfo = UTC  # the partnership's, for times shown to people
 
 
 async def reachable_identities(session: AsyncSession, email: str | None) -> list[Identity]:
@@ -164,18 +166,16 @@ async def copy_to_staff_chat(
     reply: Reply,
     key: str,
 ) -> None:
-    if config.staff_chat is None:
-        return
-    channel, chat_id = config.staff_chat
-    await enqueue(
-        session,
-        key=key,
-        channel=channel,
-        chat_id=chat_id,
-        reply=reply,
-        request_id=request.id,
-        now=now,
-    )
+    for channel, chat_id in config.staff_chats:
+        await enqueue(
+            session,
+            key=f"{key}:{channel}",
+            channel=channel,
+            chat_id=chat_id,
+            reply=reply,
+            request_id=request.id,
+            now=now,
+        )
 
 
 async def send_to_identities(

@@ -63,6 +63,10 @@ class ConsoleSender:
                 self.on_buttons(reply.buttons)  # a number typed next presses these
         return Sent()
 
+    async def edit(self, chat_id: str, ref: str, reply: Reply) -> SendResult:
+        """A terminal cannot change what it printed: show the new version as a message."""
+        return await self.send(chat_id, reply)
+
 
 class ConsoleChat:
     def __init__(

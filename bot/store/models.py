@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -19,8 +20,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from bot.knowledge.matcher import Band
 
@@ -237,6 +238,8 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     UNREACHABLE = "unreachable"
+    # Final: no longer wanted (e.g. a digest for someone who unsubscribed before it went out).
+    CANCELLED = "cancelled"
 
 
 class OutboundMessage(Base):
@@ -319,3 +322,94 @@ class ProcessedUpdate(Base):
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     update_id: Mapped[str] = mapped_column(String(120), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+# Digest (issue 5)
+
+
+class ContentKind(enum.StrEnum):
+    NEWS = "news"
+    EVENT = "event"
+
+
+class ContentItem(Base):
+    """A news item or an event for the weekly digest, from a file, the CLI or a staff chat.
+
+    `slug` is stable (the file's `id`), so importing the same file again updates in place.
+    An empty `phases` / `roles` means every phase / role (comma-separated otherwise).
+    """
+
+    __tablename__ = "content_items"
+    __table_args__ = (UniqueConstraint("kind", "slug", name="uq_content_items_kind_slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ContentKind] = mapped_column(_enum(ContentKind, "content_kind"))
+    slug: Mapped[str] = mapped_column(String(80))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link_url: Mapped[str | None] = mapped_column(String(500))
+    link_label: Mapped[str | None] = mapped_column(String(100))
+    location: Mapped[str | None] = mapped_column(String(200))
+    # Events: when it happens; all-day events start at local midnight.
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The publish window: shown from `publish_from` (None: at once) until `publish_until`.
+    publish_from: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    publish_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    phases: Mapped[str] = mapped_column(String(200), default="")
+    roles: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FaqVersion(Base):
+    """What each FAQ entry looked like when last seen, so "added or changed since the last
+    digest" survives reloads. `changed_at` is None for entries present at the first sync."""
+
+    __tablename__ = "faq_versions"
+
+    faq_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+class DigestKind(enum.StrEnum):
+    MEMBER = "member"
+    STAFF = "staff"
+
+
+class DigestRunStatus(enum.StrEnum):
+    PREPARING = "preparing"  # composing and queueing deliveries, a batch of people at a time
+    SENDING = "sending"  # every delivery is queued; waiting for the outbox to settle them
+    DONE = "done"
+
+
+class DigestRun(Base):
+    """One digest of one kind for one week (the Monday of the week, local date): the row that
+    stops a second or restarted process from starting the same week twice.
+
+    Deliveries are outbound_messages rows with dedupe key `digest:<run id>:<person id>`.
+    `prepared_through` is the last person id prepared, so preparation resumes where it stopped.
+    """
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("kind", "week", name="uq_digest_runs_kind_week"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[DigestKind] = mapped_column(_enum(DigestKind, "digest_kind"))
+    week: Mapped[date] = mapped_column(Date)
+    status: Mapped[DigestRunStatus] = mapped_column(_enum(DigestRunStatus, "digest_run_status"))
+    # The moment the content is composed for: the same on every resume.
+    as_of: Mapped[datetime] = mapped_column(UTCDateTime())
+    prepared_through: Mapped[int] = mapped_column(Integer, default=0)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    nothing_new: Mapped[int] = mapped_column(Integer, default=0)
+    no_channel: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

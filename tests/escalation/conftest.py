@@ -3,7 +3,7 @@ a dispatcher on a fake clock, and a recording channel at the edge."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ class Partnership:
     primary: Person
     backup: Person
     fallback: Person
+    last: list[Reply] = field(default_factory=list)
 
     async def say(
         self, person: Person, text: str | None = None, action: str | None = None
@@ -44,8 +45,10 @@ class Partnership:
         replies = await self.dispatcher.handle(
             IncomingMessage("console", person.email, person.email, text=text, action=action)
         )
-        assert len(replies) == 1
-        return replies[0]
+        # A button may first answer on the pressed message (edit); the last reply is the answer.
+        assert 1 <= len(replies) <= 2, replies
+        self.last = replies
+        return replies[-1]
 
     async def deliver(self) -> int:
         return await deliver_due(self.db, {"console": self.channel}, self.clock)
@@ -69,7 +72,7 @@ async def partnership(db: Database, kb: KnowledgeBase, urgency: UrgencyDetector)
     await make_rota(db, rota_yaml(primary.email, backup.email, fallback.email))
     clock = FakeClock()
     config = EscalationConfig(
-        ack_timeout=TIMEOUT, staff_chat=("console", "#staff"), hotline_phone=PHONE
+        ack_timeout=TIMEOUT, staff_chats=(("console", "#staff"),), hotline_phone=PHONE
     )
     deps = Deps(
         kb=kb, urgency=urgency, escalation=config, hotline_phone=PHONE, timezone=LONDON, clock=clock

@@ -64,9 +64,19 @@ async def test_acknowledge_stops_escalation_and_tells_the_member_and_the_others(
     await p.deliver()
     ack = await p.say(p.backup, action=f"ack:{request.id}")
     assert ack.text == texts.YOU_ACKNOWLEDGED.format(reference=request.reference)
+    status = p.last[0]
+    assert status.edit and status.text.startswith("Acknowledged by Bea Backup at 10:11")
     await p.deliver()
     assert f"{p.backup.name} from the Partnership has your request" in p.inbox(p.member)[-1]
-    assert any("acknowledged by Bea Backup" in t for t in p.inbox(p.primary))
+    # The primary's ping, already delivered, is edited in place: status line, no buttons.
+    (primary_ping,) = p.inbox(p.primary)
+    edits = [(chat, reply) for chat, _ref, reply in p.channel.edits]
+    assert [chat for chat, _ in edits].count(p.primary.email) == 1
+    edited = next(reply for chat, reply in edits if chat == p.primary.email)
+    assert edited.text.startswith(primary_ping) and "Acknowledged by Bea Backup" in edited.text
+    assert edited.buttons == ()
+    # The staff chat's copies are edited too.
+    assert any(chat == "#staff" for chat, _ in edits)
     p.clock.advance(hours=1)
     assert await p.sweep() == 0
     await p.deliver()

@@ -1,0 +1,302 @@
+"""Digest fan-out: one week's member digest to 10,000 members linked on Telegram, through the
+real `hotline digest send` (a subprocess: TelegramSender, Throttle, outbox) against the fake Bot
+API, which answers 2% of sends 429 (retry after 1 s) and blocks 1% of chats (403, for good).
+
+    python -m bench.digest_fanout [--members 10000] [--limit 1000 | --telegram-limit]
+                                  [--postgres URL | --no-postgres] [--profile DIR]
+
+The configured limit (TELEGRAM_MAX_PER_SECOND) is 1,000 a second by default, to keep the run
+short; `--telegram-limit` uses Telegram's real 30 a second (about six minutes per database).
+Printed per database:
+- rate: accepted messages / the sending window (first sendMessage to the last), as a fraction
+  of the limit, and every sendMessage request (429s and 403s use up the limit too);
+- the fake's busiest one-second window (accepted, and all requests): never above the limit;
+- duplicates (chats with more than one accepted digest; must be 0), losses (members neither
+  sent nor recorded unreachable, or recorded sent without the platform accepting; must be 0),
+  unreachable (recorded 403s, against the chats the fake blocked).
+`--profile DIR` runs the command under py-spy and writes DIR/<database>.txt (raw stacks).
+PostgreSQL's public schema at URL is dropped and recreated. A benchmark: it prints figures, it
+asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, text
+
+from bot.digest.schedule import monday
+from bot.store import Database, upgrade
+from bot.store.models import (
+    ContentItem,
+    ContentKind,
+    Identity,
+    OutboundMessage,
+    OutboxStatus,
+    Person,
+    Role,
+    School,
+)
+from tests.handlers.fake_telegram import FakeTelegram
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+LONDON = ZoneInfo("Europe/London")
+TOKEN = "123:TEST"
+USER_BASE = 100_000
+RATE_429 = 0.02
+RATE_403 = 0.01
+
+
+def last_week() -> date:
+    """A week whose 07:30 has passed: `digest send` refuses weeks that have not started."""
+    return monday(datetime.now(LONDON).date() - timedelta(days=7))
+
+
+async def seed(url: str, members: int, week: date) -> None:
+    """Members in bulk (one school per 20), each linked on Telegram and subscribed, and one news
+    item for every audience, so every member has something to read."""
+    db = Database(url)
+    now = datetime.now(UTC)
+    try:
+        async with db.session() as s:
+            schools = (
+                await s.execute(
+                    insert(School).returning(School.id),
+                    [
+                        {"code": f"s{n}", "name": f"School {n}", "phase": "primary"}
+                        for n in range(members // 20 + 1)
+                    ],
+                )
+            ).scalars()
+            school_ids = list(schools)
+            people = (
+                await s.execute(
+                    insert(Person).returning(Person.id, Person.email),
+                    [
+                        {
+                            "email": f"m{n}@bench.example.org",
+                            "name": f"Member {n}",
+                            "role": Role.MEMBER,
+                            "job_title": "Headteacher",
+                            "school_id": school_ids[n // 20],
+                            "active": True,
+                            "digest_subscribed": True,
+                        }
+                        for n in range(members)
+                    ],
+                )
+            ).all()
+            await s.execute(
+                insert(Identity),
+                [
+                    {
+                        "person_id": person_id,
+                        "channel": "telegram",
+                        "external_id": str(USER_BASE + int(email[1:].split("@")[0])),
+                        "chat_id": str(USER_BASE + int(email[1:].split("@")[0])),
+                        "reachable": True,
+                    }
+                    for person_id, email in people
+                ],
+            )
+            published = datetime.combine(week, datetime.min.time(), LONDON) - timedelta(days=1)
+            s.add(
+                ContentItem(
+                    kind=ContentKind.NEWS,
+                    slug="bench-news",
+                    title="Bench news for every member",
+                    body="Something new this week.",
+                    publish_from=published,
+                    phases="",
+                    roles="",
+                    source="bench",
+                    content_hash="0" * 64,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    finally:
+        await db.dispose()
+
+
+async def reset_postgres(url: str) -> None:
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await db.dispose()
+
+
+def busiest(times: list[float], window_s: float = 1.0) -> int:
+    """The most events within any `window_s` sliding window (as FakeTelegram.max_rate)."""
+    ordered = sorted(times)
+    best, start = 0, 0
+    for end, at in enumerate(ordered):
+        while at - ordered[start] >= window_s:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@dataclass(frozen=True)
+class Figures:
+    name: str
+    members: int
+    limit: float
+    wall_s: float
+    startup_s: float
+    window_s: float
+    requests: int
+    accepted: int
+    busiest_accepted: int
+    busiest_requests: int
+    refused_429: int
+    duplicates: int
+    losses: int
+    unreachable: int
+    blocked: int
+    failed: int
+
+    def lines(self) -> list[str]:
+        rate = self.accepted / self.window_s
+        request_rate = self.requests / self.window_s
+        return [
+            f"{self.name}: {self.members} members, limit {self.limit:g}/s; command "
+            f"{self.wall_s:.1f} s (start-up and preparation {self.startup_s:.1f} s, "
+            f"sending {self.window_s:.1f} s)",
+            f"  rate: {rate:.1f} accepted/s = {rate / self.limit:.3f} of the limit; "
+            f"{request_rate:.1f} requests/s = {request_rate / self.limit:.3f} "
+            f"({self.requests} sendMessage: {self.accepted} accepted, "
+            f"{self.refused_429} answered 429, {self.requests - self.accepted - self.refused_429} "
+            "answered 403)",
+            f"  busiest second: {self.busiest_accepted} accepted, {self.busiest_requests} "
+            f"requests (limit {self.limit:g})",
+            f"  duplicates {self.duplicates}  losses {self.losses}  unreachable "
+            f"{self.unreachable} (fake blocked {self.blocked})  failed {self.failed}",
+        ]
+
+
+async def fan_out(
+    name: str, url: str, members: int, limit: float, profile: Path | None
+) -> Figures:
+    week = last_week()
+    await seed(url, members, week)
+    async with FakeTelegram(token=TOKEN) as fake:
+        fake.random_faults(rate_429=RATE_429, rate_403=RATE_403, seed=5)
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "DATA_DIR": str(DATA),
+            "TELEGRAM_TOKEN": TOKEN,
+            "TELEGRAM_API_BASE_URL": fake.base_url,
+            "TELEGRAM_MAX_PER_SECOND": str(limit),
+            "TELEGRAM_CHAT_INTERVAL_S": "1",
+            "PLATFORM_TIMEOUT_S": "5",
+            "LOG_LEVEL": "WARNING",
+        }
+        command = [sys.executable, "-m", "bot", "digest", "send"]
+        command += ["--week", week.isoformat(), "--kind", "member"]
+        if profile is not None:
+            spy = Path(sys.executable).with_name("py-spy")
+            out = profile / f"{name.lower()}.txt"
+            command = [str(spy), "record", "-f", "raw", "-r", "200", "-o", str(out), "--", *command]
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            *command, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE
+        )
+        output, _ = await process.communicate()
+        wall = time.monotonic() - started
+        if process.returncode != 0:
+            raise SystemExit(f"digest send failed ({process.returncode}): {output.decode()}")
+        sends = fake.calls_to("sendMessage")
+        accepted_times = [c.at for c in sends if c.outcome == "ok"]
+        per_chat = fake.sends_per_chat()
+        blocked = len(fake.blocked)
+        window = max(sends[-1].at - sends[0].at, 1e-6)
+        startup = sends[0].at - started
+        refused_429 = sum(1 for c in sends if c.outcome == "429")
+        busiest_accepted = fake.max_rate(1.0)
+    db = Database(url)
+    try:
+        async with db.session() as s:
+            rows = (await s.execute(select(OutboundMessage.chat_id, OutboundMessage.status))).all()
+    finally:
+        await db.dispose()
+    status = {int(chat): st for chat, st in rows}
+    settled = {OutboxStatus.SENT, OutboxStatus.UNREACHABLE}
+    losses = sum(
+        1
+        for n in range(members)
+        if status.get(USER_BASE + n) not in settled
+        or (status[USER_BASE + n] is OutboxStatus.SENT and per_chat.get(USER_BASE + n, 0) == 0)
+    )
+    by_status = Counter(status.values())
+    return Figures(
+        name=name,
+        members=members,
+        limit=limit,
+        wall_s=wall,
+        startup_s=startup,
+        window_s=window,
+        requests=len(sends),
+        accepted=len(accepted_times),
+        busiest_accepted=busiest_accepted,
+        busiest_requests=busiest([c.at for c in sends]),
+        refused_429=refused_429,
+        duplicates=sum(1 for n in per_chat.values() if n > 1),
+        losses=losses,
+        unreachable=by_status[OutboxStatus.UNREACHABLE],
+        blocked=blocked,
+        failed=by_status[OutboxStatus.FAILED],
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--members", type=int, default=10_000)
+    limit = ap.add_mutually_exclusive_group()
+    limit.add_argument("--limit", type=float, default=1000.0, help="messages a second (scaled)")
+    limit.add_argument(
+        "--telegram-limit", action="store_true", help="Telegram's own 30 a second (slow)"
+    )
+    ap.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--no-sqlite", action="store_true")
+    ap.add_argument("--profile", type=Path, metavar="DIR", help="record py-spy raw stacks here")
+    args = ap.parse_args()
+    per_second = 30.0 if args.telegram_limit else float(args.limit)
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    results: list[Figures] = []
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{tmp}/fanout.db"
+            upgrade(url)
+            results.append(
+                asyncio.run(fan_out("SQLite", url, args.members, per_second, args.profile))
+            )
+            print("\n".join(results[-1].lines()), flush=True)
+    if not args.no_postgres:
+        asyncio.run(reset_postgres(args.postgres))
+        upgrade(args.postgres)
+        results.append(
+            asyncio.run(fan_out("PostgreSQL", args.postgres, args.members, per_second, args.profile))
+        )
+        print("\n".join(results[-1].lines()), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""The bare baseline for bench/throughput.py: a python-telegram-bot echo bot behind the same
+webhook route (secret checked, JSON parsed, `process_update`), served by uvicorn.
+
+    TELEGRAM_TOKEN=... TELEGRAM_API_BASE_URL=... TELEGRAM_WEBHOOK_SECRET=... PORT=...
+    python bench/echo_bot.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.ext import Application, ContextTypes, MessageHandler, filters
+from telegram.request import HTTPXRequest
+
+
+async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+    if update.message is not None and update.message.text:
+        await update.message.reply_text(update.message.text)
+
+
+async def main() -> None:
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    secret = os.environ["TELEGRAM_WEBHOOK_SECRET"]
+    application = (
+        Application.builder()
+        .token(os.environ["TELEGRAM_TOKEN"])
+        .base_url(os.environ["TELEGRAM_API_BASE_URL"])
+        .request(HTTPXRequest(connection_pool_size=64))
+        .updater(None)
+        .build()
+    )
+    application.add_handler(MessageHandler(filters.TEXT, echo))
+
+    async def webhook(request: Request) -> Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return JSONResponse({"ok": False}, status_code=403)
+        update = Update.de_json(json.loads(await request.body()), application.bot)
+        await application.process_update(update)
+        return JSONResponse({"ok": True})
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(
+        routes=[
+            Route("/telegram/webhook", webhook, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
+    async with application:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=int(os.environ["PORT"]), lifespan="off", log_level="warning"
+        )
+        await uvicorn.Server(config).serve()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,89 @@
+"""Chat commands for the weekly digest: /subscribe and /unsubscribe for everyone linked, /news
+and /event for staff. Same signature as staff.COMMANDS; the dispatcher checks staff rights."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.conversation import texts
+from bot.conversation.context import Context, Deps
+from bot.conversation.staff import StaffCommand
+from bot.conversation.types import Reply
+from bot.digest.compose import event_when
+from bot.digest.content import parse_when
+from bot.digest.content_store import add_from_chat
+from bot.digest.subscriptions import subscribe, unsubscribe
+from bot.errors import DataError
+from bot.store.models import ContentKind
+
+
+async def subscribe_cmd(deps: Deps, ctx: Context, _rest: str) -> list[Reply]:
+    changed = await subscribe(ctx.session, ctx.person)
+    return [Reply(texts.SUBSCRIBED if changed else texts.ALREADY_SUBSCRIBED)]
+
+
+async def unsubscribe_cmd(deps: Deps, ctx: Context, _rest: str) -> list[Reply]:
+    changed = await unsubscribe(ctx.session, ctx.person)
+    return [Reply(texts.UNSUBSCRIBED if changed else texts.ALREADY_UNSUBSCRIBED)]
+
+
+def _parts(rest: str, count: int) -> list[str] | None:
+    parts = [p.strip() for p in rest.split("|", count - 1)]
+    return parts if len(parts) == count and all(parts) else None
+
+
+def _problems(exc: DataError) -> str:
+    # "field: problem" lines from the item validator, shown as they are: they name what to fix.
+    return "\n".join(p.lstrip(": ") for p in exc.problems)
+
+
+async def _add(
+    deps: Deps, ctx: Context, kind: ContentKind, raw: dict[str, object], usage: str
+) -> Reply:
+    try:
+        record = await add_from_chat(
+            ctx.session,
+            kind,
+            raw,
+            deps.timezone,
+            ctx.now,
+            ctx.person.id,
+            f"{ctx.message.channel} chat",
+        )
+    except DataError as exc:
+        return Reply(f"{_problems(exc)}\n{texts.USAGE.format(usage=usage)}")
+    if kind is ContentKind.NEWS:
+        return Reply(texts.NEWS_ADDED.format(title=record.title))
+    when = event_when(record, deps.timezone)
+    return Reply(texts.EVENT_ADDED.format(title=record.title, when=when))
+
+
+async def news_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
+    parts = _parts(rest, 2)
+    if parts is None:
+        return [Reply(texts.USAGE.format(usage=texts.NEWS_USAGE))]
+    title, text = parts
+    raw: dict[str, object] = {"title": title, "text": text, "date": ctx.now}
+    return [await _add(deps, ctx, ContentKind.NEWS, raw, texts.NEWS_USAGE)]
+
+
+async def event_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
+    parts = _parts(rest, 3)
+    if parts is None:
+        two = _parts(rest, 2)  # the text is optional for an event
+        if two is None:
+            return [Reply(texts.USAGE.format(usage=texts.EVENT_USAGE))]
+        parts = [*two, ""]
+    when, title, text = parts
+    starts = parse_when(when, deps.timezone)
+    if starts is not None and starts[0] < ctx.now - timedelta(days=1):
+        return [Reply(texts.EVENT_IN_PAST.format(when=when))]
+    raw: dict[str, object] = {"title": title, "text": text, "date": when, "publish_from": ctx.now}
+    return [await _add(deps, ctx, ContentKind.EVENT, raw, texts.EVENT_USAGE)]
+
+
+MEMBER_COMMANDS: dict[str, StaffCommand] = {
+    "/subscribe": subscribe_cmd,
+    "/unsubscribe": unsubscribe_cmd,
+}
+STAFF_COMMANDS: dict[str, StaffCommand] = {"/news": news_cmd, "/event": event_cmd}

@@ -1,0 +1,308 @@
+"""News and events files: parsing and validation, pure apart from reading the file.
+
+A news file has a `news:` list, an events file an `events:` list (documented at the top of
+`data/example/news.yaml` and `events.yaml`). Every problem is collected, one line each naming
+file, line, item (number and id or title) and field, so an import refuses the whole file rather
+than half-applying it. The CLI's `add` commands and the staff chat commands build the same raw
+mapping and go through `build_record`, so they say the same things about the same mistakes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from bot.digest.audience import PHASES, ROLES, Audience, check_values
+from bot.errors import DataError
+from bot.store.models import ContentKind
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
+URL = re.compile(r"^https?://[^\s()<>\[\]]+$")
+MAX_TITLE = 200
+MAX_TEXT = 1500
+MAX_LABEL = 100
+MAX_LOCATION = 200
+
+NEWS_FIELDS = frozenset(("id", "title", "text", "date", "publish_until", "link", "link_label"))
+EVENT_FIELDS = frozenset(
+    (
+        "id",
+        "title",
+        "text",
+        "date",
+        "end",
+        "location",
+        "publish_from",
+        "publish_until",
+        "link",
+        "link_label",
+    )
+)
+SECTION = {ContentKind.NEWS: "news", ContentKind.EVENT: "events"}
+
+
+@dataclass(frozen=True, slots=True)
+class ContentRecord:
+    kind: ContentKind
+    slug: str
+    title: str
+    body: str
+    link_url: str | None
+    link_label: str | None
+    location: str | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    all_day: bool
+    publish_from: datetime | None
+    publish_until: datetime | None
+    audience: Audience
+
+    @property
+    def content_hash(self) -> str:
+        payload = [
+            self.kind.value,
+            self.title,
+            self.body,
+            self.link_url,
+            self.link_label,
+            self.location,
+            *(
+                v.isoformat() if v else None
+                for v in (self.starts_at, self.ends_at, self.publish_from, self.publish_until)
+            ),
+            self.all_day,
+            *self.audience.columns(),
+        ]
+        return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+
+
+class _Problems:
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.lines: list[str] = []
+
+    def add(self, field: str, what: str) -> None:
+        self.lines.append(f"{self.where}: {field}: {what}")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def parse_when(value: Any, tz: ZoneInfo) -> tuple[datetime, bool] | None:
+    """A date (all day, local midnight) or a local date and time; UTC out, None if unreadable."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=tz)
+        return moment.astimezone(UTC), False
+    if isinstance(value, date):
+        return datetime.combine(value, time(0), tzinfo=tz).astimezone(UTC), True
+    if not isinstance(value, str):
+        return None
+    raw = value.strip()
+    try:
+        if len(raw) == 10:
+            return parse_when(date.fromisoformat(raw), tz)
+        return parse_when(datetime.fromisoformat(raw), tz)
+    except ValueError:
+        return None
+
+
+def _when(
+    raw: dict[str, Any], field: str, tz: ZoneInfo, out: _Problems, required: bool = False
+) -> tuple[datetime, bool] | None:
+    value = raw.get(field)
+    if value is None or value == "":
+        if required:
+            out.add(field, "missing (a date like 2026-12-03, or 2026-12-03 16:00)")
+        return None
+    when = parse_when(value, tz)
+    if when is None:
+        out.add(field, f"{str(value)[:40]!r} is not a date like 2026-12-03 or 2026-12-03 16:00")
+    return when
+
+
+def _audience(value: Any, out: _Problems) -> Audience:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("all", "")):
+        return Audience()
+    if not isinstance(value, dict):
+        out.add("audience", "use `all` or a mapping with `phases:` and / or `roles:`")
+        return Audience()
+    for key in sorted(set(value) - {"phases", "roles"}, key=str):
+        out.add(f"audience.{key}", "unknown (use phases and roles)")
+    lists: dict[str, tuple[str, ...]] = {}
+    for key, allowed in (("phases", PHASES), ("roles", ROLES)):
+        items = value.get(key) or []
+        if isinstance(items, str):
+            items = [items]
+        if not isinstance(items, list):
+            out.add(f"audience.{key}", "expected a list")
+            items = []
+        spaces = r"[\s_-]+" if key == "roles" else r"\s+"  # "business-manager" is a role too
+        cleaned = tuple(dict.fromkeys(re.sub(spaces, " ", str(v)).strip().lower() for v in items))
+        bad = check_values(cleaned, allowed)
+        if bad:
+            out.add(
+                f"audience.{key}",
+                f"unknown {', '.join(repr(b) for b in bad)} (one of {', '.join(allowed)})",
+            )
+        lists[key] = tuple(v for v in cleaned if v not in bad)
+    return Audience(lists["phases"], lists["roles"])
+
+
+def build_record(
+    kind: ContentKind, raw: dict[str, Any], tz: ZoneInfo, where: str
+) -> tuple[ContentRecord | None, list[str]]:
+    """Validate one item; `where` prefixes every problem (e.g. "news.yaml:4: item 1 (x)")."""
+    out = _Problems(where)
+    known = NEWS_FIELDS if kind is ContentKind.NEWS else EVENT_FIELDS
+    for key in sorted(set(raw) - known - {"audience"}, key=str):
+        out.add(str(key), f"unknown field (expected {', '.join(sorted(known | {'audience'}))})")
+    slug = _text(raw.get("id"))
+    if not slug:
+        out.add("id", "missing (a stable id such as autumn-conference-2026)")
+    elif not SLUG.match(slug):
+        out.add("id", f"{slug[:40]!r}: use lower-case letters, digits and -, at most 80")
+    title = _text(raw.get("title"))
+    if not title:
+        out.add("title", "missing")
+    elif len(title) > MAX_TITLE:
+        out.add("title", f"too long ({len(title)} characters, at most {MAX_TITLE})")
+    body = _text(raw.get("text")) or ""
+    if kind is ContentKind.NEWS and not body:
+        out.add("text", "missing")
+    elif len(body) > MAX_TEXT:
+        out.add("text", f"too long ({len(body)} characters, at most {MAX_TEXT})")
+    link = _text(raw.get("link"))
+    if link and not URL.match(link):
+        out.add("link", f"{link[:60]!r} is not an http(s) address")
+    label = _text(raw.get("link_label"))
+    if label and len(label) > MAX_LABEL:
+        out.add("link_label", f"too long (at most {MAX_LABEL} characters)")
+    if label and not link:
+        out.add("link_label", "given without a link")
+    location = _text(raw.get("location"))
+    if location and len(location) > MAX_LOCATION:
+        out.add("location", f"too long (at most {MAX_LOCATION} characters)")
+    audience = _audience(raw.get("audience"), out)
+
+    when = _when(raw, "date", tz, out, required=True)
+    until = _when(raw, "publish_until", tz, out)
+    starts_at = ends_at = publish_from = None
+    all_day = False
+    if kind is ContentKind.NEWS:
+        publish_from = when[0] if when else None
+    else:
+        if when:
+            starts_at, all_day = when
+        end = _when(raw, "end", tz, out)
+        ends_at = end[0] if end else None
+        if starts_at and ends_at and ends_at < starts_at:
+            out.add("end", "before the event's date")
+        start_publish = _when(raw, "publish_from", tz, out)
+        publish_from = start_publish[0] if start_publish else None
+    if until and publish_from and until[0] <= publish_from:
+        out.add("publish_until", "not after the start of the publish window")
+    if out.lines or not slug or not title:
+        return None, out.lines
+    return (
+        ContentRecord(
+            kind=kind,
+            slug=slug,
+            title=title,
+            body=body,
+            link_url=link,
+            link_label=label,
+            location=location,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            all_day=all_day,
+            publish_from=publish_from,
+            publish_until=until[0] if until else None,
+            audience=audience,
+        ),
+        [],
+    )
+
+
+def _item_lines(root: yaml.Node | None, section: str) -> list[int]:
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key_node, value_node in root.value:
+        if key_node.value == section and isinstance(value_node, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value_node.value]
+    return []
+
+
+def _label(n: int, item: dict[str, Any]) -> str:
+    name = _text(item.get("id")) or _text(item.get("title"))
+    return f"item {n}" + (f" ({name[:60]})" if name else "")
+
+
+def parse_text(
+    text: str, kind: ContentKind, tz: ZoneInfo, filename: str
+) -> tuple[list[ContentRecord], list[str]]:
+    section = SECTION[kind]
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{filename}:{mark.line + 1}" if mark else filename
+        return [], [f"{where}: bad YAML: {exc.problem or exc}"]
+    other = SECTION[ContentKind.EVENT if kind is ContentKind.NEWS else ContentKind.NEWS]
+    if isinstance(data, dict) and section not in data and other in data:
+        return [], [f"{filename}: this is an {other} file (`{other}:`); expected `{section}:`"]
+    if not isinstance(data, dict) or not isinstance(data.get(section), list):
+        return [], [f"{filename}: expected a mapping with a `{section}:` list"]
+    problems = [
+        f"{filename}: unknown section {key!r} (expected {section})"
+        for key in sorted(set(data) - {section}, key=str)
+    ]
+    lines = _item_lines(root, section)
+    records: list[ContentRecord] = []
+    seen: dict[str, int] = {}
+    for n, item in enumerate(data[section], start=1):
+        line = lines[n - 1] if n - 1 < len(lines) else None
+        at = f"{filename}:{line}" if line else filename
+        if not isinstance(item, dict):
+            problems.append(f"{at}: item {n}: expected a mapping with id, title, ...")
+            continue
+        record, found = build_record(kind, item, tz, f"{at}: {_label(n, item)}")
+        problems.extend(found)
+        if record is None:
+            continue
+        if record.slug in seen:
+            problems.append(
+                f"{at}: {_label(n, item)}: id: duplicate (also item {seen[record.slug]})"
+            )
+            continue
+        seen[record.slug] = n
+        records.append(record)
+    return records, problems
+
+
+def parse_file(path: Path, kind: ContentKind, tz: ZoneInfo) -> list[ContentRecord]:
+    """Read and validate a news or events file; raise DataError with every problem found."""
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise DataError([f"{path.name}: expected a .yaml or .yml file"])
+    try:
+        text = path.read_text("utf-8-sig")
+    except FileNotFoundError:
+        raise DataError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError([f"{path}: cannot read: {exc}"]) from None
+    records, problems = parse_text(text, kind, tz, path.name)
+    if problems:
+        raise DataError(problems)
+    return records

@@ -1,0 +1,301 @@
+"""The Slack channel (slack-bolt `AsyncApp`): events, slash command and buttons in, Block Kit out.
+
+A thin translator (STYLE.md 1). Bolt verifies request signatures before any listener runs (a
+bad or stale signature is answered 401). Slash commands and buttons call `ack()` first: Slack
+wants an answer within 3 seconds and retries events it thinks were not acknowledged, so every
+event carries its `event_id` to the dispatcher, which drops redeliveries. Slack's exceptions are
+turned into the sender port's outcomes here and nowhere else (STYLE.md 5).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.conversation import Dispatcher, IncomingMessage, Reply
+from bot.conversation.ports import RetryLater, SendResult, Sent, Unreachable
+from bot.handlers import slack_render as render
+from bot.handlers.throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "slack"
+SLASH_COMMAND = "/hotline"
+EDITED = (
+    "I only read new messages, so I haven't acted on that edit. Please send it again as a new "
+    "message."
+)
+MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
+# Errors after which sending to this chat again cannot work (Slack Web API, Nov 2026).
+FINAL_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "account_inactive",
+        "user_not_found",
+        "user_disabled",
+        "not_in_channel",
+        "cannot_dm_bot",
+        "messages_tab_disabled",
+    }
+)
+PROFILE_CACHE = 1024
+
+QueueReply = Callable[[str, Reply, str], Awaitable[None]]
+
+
+def outcome_of(exc: Exception) -> SendResult:
+    """Slack's exception as a sender outcome (the one place that knows its error types)."""
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+        if status == 429 or error == "ratelimited":
+            after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after"
+            )
+            return RetryLater("slack 429", float(after) if after else None)
+        if error in FINAL_ERRORS:
+            return Unreachable(f"slack: {error}")
+        return RetryLater(f"slack {status}: {error or 'error'}"[:200])
+    return RetryLater(f"slack {type(exc).__name__}")
+
+
+class SlackSender:
+    """The sender port over the Web API, throttled per channel. A message's ref is
+    "channel/ts", since a DM posted to a user id comes back with its D... channel."""
+
+    channel = CHANNEL
+
+    def __init__(self, client: AsyncWebClient, throttle: Throttle) -> None:
+        self.client = client
+        self.throttle = throttle
+
+    async def post(self, chat_id: str, reply: Reply, thread_ts: str | None = None) -> SendResult:
+        try:
+            await self.throttle.wait(chat_id)
+            response = await self.client.chat_postMessage(
+                channel=chat_id,
+                text=render.fallback(reply),
+                blocks=render.blocks(reply),
+                thread_ts=thread_ts,
+                unfurl_links=False,
+            )
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            return outcome_of(exc)
+        return Sent(f"{response.get('channel', chat_id)}/{response.get('ts', '')}")
+
+    async def send(self, chat_id: str, reply: Reply) -> SendResult:
+        return await self.post(chat_id, reply)
+
+    async def edit(self, chat_id: str, ref: str, reply: Reply) -> SendResult:
+        channel, _, ts = ref.partition("/")
+        try:
+            await self.throttle.wait(channel)
+            await self.client.chat_update(
+                channel=channel, ts=ts, text=render.fallback(reply), blocks=render.blocks(reply)
+            )
+        except SlackApiError as exc:
+            if str(exc.response.get("error", "")) in ("message_not_found", "cant_update_message"):
+                return await self.send(chat_id, reply)
+            return outcome_of(exc)
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            return outcome_of(exc)
+        return Sent(ref)
+
+
+class SlackProfiles:
+    """Slack vouches for the email on a workspace member's profile (users.info, with the
+    users:read.email scope), so a directory member is linked on first message."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._cache: OrderedDict[str, str | None] = OrderedDict()
+
+    async def email_of(self, sender_ref: str) -> str | None:
+        if sender_ref in self._cache:
+            return self._cache[sender_ref]
+        try:
+            response = await self.client.users_info(user=sender_ref)
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.info("users.info failed: %s", type(exc).__name__)
+            return None  # not cached: a passing failure should not lock the person out
+        user = response.get("user") or {}
+        email = None if user.get("is_bot") else (user.get("profile") or {}).get("email")
+        self._cache[sender_ref] = email
+        if len(self._cache) > PROFILE_CACHE:
+            self._cache.popitem(last=False)
+        return email
+
+
+class SlackChannel:
+    def __init__(
+        self,
+        app: AsyncApp,
+        dispatcher: Dispatcher,
+        sender: SlackSender,
+        queue_reply: QueueReply,
+    ) -> None:
+        self.app = app
+        self.dispatcher = dispatcher
+        self.sender = sender
+        self.queue_reply = queue_reply
+        app.event("message")(self._on_message)
+        app.event("app_mention")(self._on_mention)
+        app.command(SLASH_COMMAND)(self._on_command)
+        app.action(re.compile(rf"^{render.ACTION_PREFIX}\d+$"))(self._on_button)
+        app.error(self._on_error)
+
+    @asynccontextmanager
+    async def socket_mode(self, app_token: str) -> AsyncIterator[None]:
+        """Socket Mode, for development without a public URL (`hotline run`)."""
+        handler = AsyncSocketModeHandler(self.app, app_token)
+        await handler.client.connect()  # type: ignore[no-untyped-call]  # unannotated in slack_sdk
+        try:
+            yield
+        finally:
+            await handler.client.close()  # type: ignore[no-untyped-call]
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error("slack request failed event=%s", body.get("event_id"), exc_info=error)
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("channel_type") != "im" or event.get("bot_id"):
+            return  # channel messages reach us as app_mention; our own messages are not input
+        subtype = event.get("subtype")
+        if subtype == "message_changed":
+            await self._reply(event["channel"], Reply(EDITED), body, _thread_of(event))
+            return
+        if subtype is not None or "user" not in event:
+            return  # joins, deletions, file shares...: nothing the hotline reads
+        await self._dispatch(body, event, event.get("text", ""))
+
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("bot_id") or "user" not in event:
+            return
+        await self._dispatch(body, event, MENTION.sub("", event.get("text", ""), count=1))
+
+    async def _dispatch(self, body: dict[str, Any], event: dict[str, Any], text: str) -> None:
+        incoming = IncomingMessage(
+            CHANNEL,
+            event["channel"],
+            event["user"],
+            text=text,
+            message_id=event.get("ts"),
+            private_chat_id=event["user"],  # posting to a user id lands in their DM with us
+            update_id=body.get("event_id"),
+        )
+        for reply in await self.dispatcher.handle(incoming):
+            await self._reply(incoming.chat_id, reply, body, _thread_of(event))
+
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        words = (body.get("text") or "").strip()
+        text = f"/{words}" if words else "/help"
+        incoming = IncomingMessage(
+            CHANNEL,
+            body.get("channel_id", body["user_id"]),
+            body["user_id"],
+            text=text,
+            private_chat_id=body["user_id"],
+            update_id=body.get("trigger_id"),
+        )
+        for reply in await self.dispatcher.handle(incoming):
+            try:
+                await respond(text=render.fallback(reply), blocks=render.blocks(reply))
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                log.info("slash command reply failed: %s", type(exc).__name__)
+                await self.queue_reply(body["user_id"], reply, f"cmd:{body.get('trigger_id')}")
+
+    async def _on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id") or user
+        message = body.get("message") or {}
+        incoming = IncomingMessage(
+            CHANNEL,
+            channel,
+            user,
+            action=str(action.get("value", "")),
+            message_id=message.get("ts"),
+            private_chat_id=user,
+            update_id=f"action:{user}:{action.get('action_ts')}",
+        )
+        thread = message.get("thread_ts")
+        for reply in await self.dispatcher.handle(incoming):
+            if reply.edit and message.get("ts") and await self._edit(channel, message, reply):
+                continue
+            await self._reply(channel, reply, body, thread)
+
+    async def _edit(self, channel: str, message: dict[str, Any], status: Reply) -> bool:
+        original = message.get("blocks") or [render.section(message.get("text", ""))]
+        try:
+            await self.sender.throttle.wait(channel)
+            await self.sender.client.chat_update(
+                channel=channel,
+                ts=message["ts"],
+                text=message.get("text") or render.fallback(status),
+                blocks=render.with_status(original, status),
+            )
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.info("chat.update failed, sending instead: %s", type(exc).__name__)
+            return False
+        return True
+
+    async def _reply(
+        self, chat_id: str, reply: Reply, body: dict[str, Any], thread: str | None
+    ) -> None:
+        result = await self.sender.post(chat_id, reply, thread_ts=thread)
+        if isinstance(result, RetryLater):
+            key = body.get("event_id") or f"{chat_id}:{thread}"
+            await self.queue_reply(chat_id, reply, f"reply:{CHANNEL}:{key}")
+        elif isinstance(result, Unreachable):
+            log.info("reply undeliverable: %s", result.error)
+
+
+def _thread_of(event: dict[str, Any]) -> str | None:
+    """Answer in the thread of the message (a new thread under it when it had none)."""
+    thread = event.get("thread_ts") or event.get("ts")
+    if thread is None and isinstance(event.get("message"), dict):
+        thread = event["message"].get("ts")
+    return str(thread) if thread else None
+
+
+def web_client(token: str, base_url: str | None, timeout_s: float) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=token, base_url=base_url or AsyncWebClient.BASE_URL, timeout=int(max(timeout_s, 1))
+    )
+
+
+def build_app(
+    token: str,
+    signing_secret: str | None,
+    base_url: str | None,
+    timeout_s: float,
+    client: AsyncWebClient | None = None,
+) -> AsyncApp:
+    client = client or web_client(token, base_url, timeout_s)
+    return AsyncApp(  # the token comes with the client (Bolt warns when given both)
+        client=client,
+        signing_secret=signing_secret,
+        # Socket Mode has no signatures; HTTP mode always has a secret (checked in settings).
+        request_verification_enabled=signing_secret is not None,
+    )
+
+
+async def handle_http(channel: SlackChannel, request: Request) -> Response:
+    """An HTTP request from Slack (events, interactivity, slash command) through Bolt."""
+    return await AsyncSlackRequestHandler(channel.app).handle(request)

@@ -1,0 +1,135 @@
+"""The web process: one Starlette app for the platforms' webhooks, health and metrics.
+
+- `/telegram/webhook`: the secret token header is compared before the body is read; a wrong
+  or missing one is 403 and nothing is processed.
+- `/slack/events`: Bolt checks the signature (401 for a bad or stale one) and routes.
+- `/healthz`: 200 when the database answers and is migrated, else 503 with the reason.
+- `/metrics`: Prometheus text.
+Bodies over `MAX_BODY_BYTES` are refused with 413 before they are read into memory.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot import metrics
+from bot.channels import Platforms
+from bot.store import Database, is_current
+from bot.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes with 413, by header or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLargeError
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLargeError:
+            await _too_large(scope, receive, send)
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = JSONResponse({"error": "request body too large"}, status_code=413)
+    await response(scope, receive, send)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": message}, status_code=status)
+
+
+def build_web_app(db: Database, platforms: Platforms, handled: Any, max_body_bytes: int) -> ASGIApp:
+    settings = platforms.settings
+
+    async def telegram_webhook(request: Request) -> Response:
+        channel = platforms.telegram
+        secret = settings.telegram_webhook_secret
+        if channel is None or not secret:
+            return _error(404, "telegram webhook is not configured")
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            log.warning("telegram webhook refused: bad secret token")
+            return _error(403, "bad secret token")
+        try:
+            data = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "malformed JSON")
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return _error(400, "not a Telegram update (no update_id)")
+        try:
+            await channel.process_webhook(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.info("telegram update not understood: %s", type(exc).__name__)
+            return _error(400, "not a Telegram update")
+        return JSONResponse({"ok": True})
+
+    async def slack_events(request: Request) -> Response:
+        if platforms.slack is None:
+            return _error(404, "slack is not configured")
+        from bot.handlers.slack import handle_http
+
+        return await handle_http(platforms.slack, request)
+
+    async def healthz(_request: Request) -> Response:
+        try:
+            await db.ping()
+            if not await is_current(db.engine):
+                return JSONResponse(
+                    {"status": "unavailable", "reason": "database not migrated"}, status_code=503
+                )
+        except Exception as exc:  # any failure here means "not healthy", said plainly
+            reason = str(exc) if str(exc) else type(exc).__name__
+            return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def metrics_page(_request: Request) -> Response:
+        body = await metrics.scrape(db, handled, utcnow())
+        return Response(body, media_type=metrics.CONTENT_TYPE)
+
+    app = Starlette(
+        routes=[
+            Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_page, methods=["GET"]),
+        ]
+    )
+    return BodyLimit(app, max_body_bytes)

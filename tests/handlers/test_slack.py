@@ -1,0 +1,151 @@
+"""Slack end to end: signed requests into the web app, the real slack-bolt stack, replies
+reaching the fake Web API."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.store.models import HotlineRequest, Identity, OutboundMessage, OutboxStatus
+from tests.factories import make_person
+from tests.handlers.conftest import STAFF_CHANNEL, Stack
+from tests.handlers.faults import Fault
+from tests.handlers.payloads import (
+    slack_block_action_body,
+    slack_command_body,
+    slack_dm_event,
+    slack_event_body,
+    slack_mention_event,
+)
+
+HOSTILE = "<!channel> <b>help</b> & <https://evil.example|click> *now*"
+
+
+def action_values(message: dict[str, Any]) -> list[str]:
+    return [
+        e["value"]
+        for block in message.get("blocks") or []
+        if block.get("type") == "actions"
+        for e in block["elements"]
+    ]
+
+
+async def test_a_member_linked_by_their_slack_email_gets_an_answer_in_thread(s: Stack) -> None:
+    newcomer = await make_person(s.db, name="Nia Newcomer", linked=False)
+    s.sl.add_user("UNEW", email=newcomer.email.upper(), name="Nia")
+    event = slack_dm_event("UNEW", "How do I book a place on a network?", ts="1700000000.000100")
+    response = await s.slack(slack_event_body(event, event_id="EvA"))
+    assert response.status_code == 200
+    await s.sl.wait_for_messages("DUNEW", 1)
+    (answer,) = s.sl.posted_to("DUNEW")
+    assert answer["thread_ts"] == "1700000000.000100"
+    assert [b["type"] for b in answer["blocks"]][-1] == "actions"
+    async with s.db.session() as session:
+        identity = await session.scalar(select(Identity).where(Identity.external_id == "UNEW"))
+        assert identity is not None and identity.person_id == newcomer.id
+        assert identity.chat_id == "UNEW"  # pings go to their DM, wherever they first wrote
+
+
+async def test_bad_or_stale_signatures_are_refused_and_nothing_is_processed(s: Stack) -> None:
+    body = slack_event_body(slack_dm_event("USTAFF", "/oncall"), event_id="EvB")
+    assert (await s.slack(body, secret="not-the-secret")).status_code == 401
+    stale = int(time.time()) - 10 * 60
+    assert (await s.slack(body, timestamp=stale)).status_code == 401
+    unsigned = await s.http.post("/slack/events", content=body)
+    assert unsigned.status_code == 401
+    assert s.sl.calls_to("chat.postMessage") == [] and await s.questions() == 0
+
+
+async def test_a_redelivered_event_is_handled_once(s: Stack) -> None:
+    body = slack_event_body(slack_dm_event("USTAFF", "/oncall"), event_id="EvC")
+    assert (await s.slack(body)).status_code == 200
+    await s.sl.wait_for_messages("DUSTAFF", 1)
+    assert (await s.slack(body)).status_code == 200  # Slack's retry of the same event
+    await s.sl.wait_for(lambda: len(s.sl.calls_to("chat.postMessage")) >= 1)
+    # Give a (wrong) second answer every chance to arrive before counting.
+    second = slack_event_body(slack_dm_event("USTAFF", "/help"), event_id="EvD")
+    await s.slack(second)
+    await s.sl.wait_for_messages("DUSTAFF", 2)
+    assert len(s.sl.posted_to("DUSTAFF")) == 2
+
+
+async def test_typed_markup_never_pings_a_channel_or_forges_formatting(s: Stack) -> None:
+    member = await make_person(s.db, name="Mo Member", channel="slack", external_id="UMEM")
+    assert member.id
+    command = slack_command_body(
+        "UMEM", text=f"emergency {HOSTILE}", response_url=s.sl.response_url("em")
+    )
+    assert (await s.slack(command)).status_code == 200
+    await s.sl.wait_for(lambda: bool(s.sl.responses["em"]))
+    assert "HL-" in json.dumps(s.sl.responses["em"])
+    await s.deliver()
+    (copy,) = s.sl.posted_to(STAFF_CHANNEL)
+    rendered = json.dumps(copy["blocks"]) + copy["text"]
+    assert "<!channel>" not in rendered and "&lt;!channel&gt;" in rendered
+    assert "<https://evil" not in rendered and "&amp;" in rendered
+
+
+async def test_a_mention_in_a_channel_is_answered_in_its_thread(s: Stack) -> None:
+    event = slack_mention_event("USTAFF", "<@UBOT> who is on call?", channel="CGEN")
+    await s.slack(slack_event_body(event, event_id="EvE"))
+    await s.sl.wait_for_messages("CGEN", 1)
+    (reply,) = s.sl.posted_to("CGEN")
+    assert reply["thread_ts"] == event["ts"]
+
+
+async def test_the_slash_command_answers_staff_through_the_response_url(s: Stack) -> None:
+    body = slack_command_body("USTAFF", text="oncall", response_url=s.sl.response_url("oc"))
+    assert (await s.slack(body)).status_code == 200
+    await s.sl.wait_for(lambda: bool(s.sl.responses["oc"]))
+    assert s.primary.name in json.dumps(s.sl.responses["oc"])
+
+
+async def test_acknowledge_button_updates_the_ping_in_place(s: Stack) -> None:
+    member = await make_person(s.db, name="Mo Member", channel="slack", external_id="UMEM")
+    assert member.id
+    await s.slack(slack_event_body(slack_dm_event("UMEM", "/emergency flood"), event_id="EvF"))
+    await s.sl.wait_for_messages("DUMEM", 1)
+    await s.deliver()
+    (ping,) = s.sl.messages_in(STAFF_CHANNEL)
+    ack = next(v for v in action_values(ping) if v.startswith("ack:"))
+    body = slack_block_action_body(
+        "USTAFF",
+        "hl:0",
+        ack,
+        STAFF_CHANNEL,
+        ping["ts"],
+        message_text=ping["text"],
+        blocks=ping["blocks"],
+        response_url=s.sl.response_url("ack"),
+    )
+    assert (await s.slack(body)).status_code == 200
+    await s.sl.wait_for(lambda: bool(s.sl.calls_to("chat.update")))
+    updated = s.sl.message(STAFF_CHANNEL, ping["ts"])
+    assert updated is not None and action_values(updated) == []
+    assert "Acknowledged by Fay Fallback" in json.dumps(updated["blocks"])
+    async with s.db.session() as session:
+        request = await session.scalar(select(HotlineRequest))
+        assert request is not None and request.acknowledged_by_id == s.fallback.id
+
+
+async def test_slack_429_waits_for_retry_after_and_a_deleted_channel_is_final(s: Stack) -> None:
+    from bot.conversation import Reply
+    from bot.escalation.outbox import enqueue
+
+    async with s.db.session() as session:
+        await enqueue(session, key="t1", channel="slack", chat_id="UA", reply=Reply("one"))
+        await enqueue(session, key="t2", channel="slack", chat_id="CGONE", reply=Reply("two"))
+    s.sl.fail_for_channel("UA", Fault.too_many(retry_after=5))
+    s.sl.fail_for_channel("CGONE", Fault.error("channel_not_found"))
+    await s.deliver()
+    await s.later(2)
+    assert s.sl.posted_to("UA") == []  # Retry-After: 5 not yet over
+    await s.later(6)
+    assert len(s.sl.posted_to("UA")) == 1
+    async with s.db.session() as session:
+        rows = {r.dedupe_key: r for r in await session.scalars(select(OutboundMessage))}
+    assert rows["t1"].status is OutboxStatus.SENT
+    assert rows["t2"].status is OutboxStatus.UNREACHABLE and rows["t2"].attempts == 1
