@@ -41,6 +41,7 @@ from bot.directory import identify
 from bot.errors import StoreUnavailableError, UserFacingError
 from bot.escalation import open_support_request, request_for_question
 from bot.escalation.hotline import member_follow_up, post_support_request
+from bot.escalation.outbox import QUEUED
 from bot.knowledge import Band, MatchResult
 from bot.store.db import Database
 from bot.store.models import Person, QuestionLog
@@ -100,8 +101,9 @@ class Dispatcher:
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
         self.handled[message.channel] += 1
+        queued: list[bool] = []
         try:
-            replies = await self._handle(message)
+            replies = await self._handle(message, queued)
         except UserFacingError as exc:
             return [Reply(str(exc))]
         except (StoreUnavailableError, SQLAlchemyError, OSError):
@@ -110,49 +112,53 @@ class Dispatcher:
         except Exception:
             log.exception("message failed channel=%s chat=%s", message.channel, message.chat_id)
             return [Reply(texts.APOLOGY.format(phone=self.config.hotline_phone))]
-        self.deps.on_queued()
+        if queued:
+            self.deps.on_queued()  # committed: the sender loop can take it now
         return replies
 
-    async def _handle(self, message: IncomingMessage) -> list[Reply]:
+    async def _handle(self, message: IncomingMessage, queued: list[bool]) -> list[Reply]:
         text = clean_text(message.text or "")
         if message.action is None and not text:
             return [Reply(texts.EMPTY)]
         if not self.limiter.allow(f"{message.channel}:{message.sender_ref}"):
             return [Reply(texts.SLOW_DOWN)]
         async with self.db.session() as session:
-            if message.update_id is not None and not await first_delivery(session, message):
-                log.info(
-                    "redelivery dropped channel=%s update=%s", message.channel, message.update_id
-                )
-                return []
-            now = self.deps.clock()
-            code = invite_code_in(text)
-            if code is not None:
-                return [await self._link_with_code(session, message, code, now)]
-            person = await identify(session, message.channel, message.sender_ref)
-            if person is None:
-                person = await self._link_from_profile(session, message)
-            if person is None:
-                log.info("unknown sender channel=%s", message.channel)
-                if text.lower().startswith(EMERGENCY_COMMAND):
-                    return [
-                        Reply(
-                            texts.UNKNOWN_SENDER_EMERGENCY.format(phone=self.config.hotline_phone)
-                        )
-                    ]
-                return [Reply(texts.UNKNOWN_SENDER.format(phone=self.config.hotline_phone))]
-            if len(text) > self.config.max_message_chars:
+            try:
+                return await self._in_session(session, message, text)
+            finally:
+                if session.info.get(QUEUED):
+                    queued.append(True)
+
+    async def _in_session(
+        self, session: AsyncSession, message: IncomingMessage, text: str
+    ) -> list[Reply]:
+        if message.update_id is not None and not await first_delivery(session, message):
+            log.info("redelivery dropped channel=%s update=%s", message.channel, message.update_id)
+            return []
+        now = self.deps.clock()
+        code = invite_code_in(text)
+        if code is not None:
+            return [await self._link_with_code(session, message, code, now)]
+        person = await identify(session, message.channel, message.sender_ref)
+        if person is None:
+            person = await self._link_from_profile(session, message)
+        if person is None:
+            log.info("unknown sender channel=%s", message.channel)
+            if text.lower().startswith(EMERGENCY_COMMAND):
                 return [
-                    Reply(
-                        texts.TOO_LONG.format(length=len(text), limit=self.config.max_message_chars)
-                    )
+                    Reply(texts.UNKNOWN_SENDER_EMERGENCY.format(phone=self.config.hotline_phone))
                 ]
-            ctx = Context(session, person, message, now)
-            if message.action is not None:
-                return await self._on_action(ctx, message.action)
-            if text.startswith("/"):
-                return await self._on_command(ctx, text)
-            return await self._on_question(ctx, text)
+            return [Reply(texts.UNKNOWN_SENDER.format(phone=self.config.hotline_phone))]
+        if len(text) > self.config.max_message_chars:
+            return [
+                Reply(texts.TOO_LONG.format(length=len(text), limit=self.config.max_message_chars))
+            ]
+        ctx = Context(session, person, message, now)
+        if message.action is not None:
+            return await self._on_action(ctx, message.action)
+        if text.startswith("/"):
+            return await self._on_command(ctx, text)
+        return await self._on_question(ctx, text)
 
     async def _link_with_code(
         self, session: AsyncSession, message: IncomingMessage, code: str, now: datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from bot.store.models import Identity, Person
 
@@ -18,7 +18,7 @@ async def identify(session: AsyncSession, channel: str, external_id: str) -> Per
             Identity.external_id == external_id,
             Person.active.is_(True),
         )
-        .options(selectinload(Person.school))
+        .options(joinedload(Person.school))  # one query: this runs for every message
     )
 
 

@@ -31,6 +31,9 @@ from bot.store.models import Identity, OutboundMessage, OutboxStatus, utcnow
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
+# Set in a session's `info` when a row was queued, so the caller wakes the sender after commit
+# (and only then: most messages queue nothing).
+QUEUED = "outbox_queued"
 MAX_ATTEMPTS = 10
 MAX_BACKOFF_S = 300.0
 
@@ -72,6 +75,7 @@ async def enqueue(
             await session.flush()
     except IntegrityError:
         return False
+    session.info[QUEUED] = True
     return True
 
 
