@@ -123,11 +123,14 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         ):
             platforms.attach(rt.dispatcher, rt.db)
             rt.background.senders = platforms.senders
-            if platforms.telegram is not None and s.telegram_webhook_url:
-                assert s.telegram_webhook_secret is not None
-                await platforms.telegram.set_webhook(
-                    s.telegram_webhook_url, s.telegram_webhook_secret
-                )
+            if platforms.telegram is not None:
+                if s.telegram_webhook_url:
+                    assert s.telegram_webhook_secret is not None
+                    await platforms.telegram.set_webhook(
+                        s.telegram_webhook_url, s.telegram_webhook_secret
+                    )
+                else:
+                    await platforms.telegram.register_commands()
             rt.background.start()
             app = build_web_app(rt.db, platforms, rt.dispatcher.handled, s.max_body_bytes)
             config = uvicorn.Config(

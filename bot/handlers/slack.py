@@ -23,7 +23,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from bot.conversation import Dispatcher, IncomingMessage, Reply
 from bot.conversation.ports import RetryLater, SendResult, Sent, Unreachable
@@ -297,5 +297,11 @@ def build_app(
 
 
 async def handle_http(channel: SlackChannel, request: Request) -> Response:
-    """An HTTP request from Slack (events, interactivity, slash command) through Bolt."""
-    return await AsyncSlackRequestHandler(channel.app).handle(request)
+    """An HTTP request from Slack (events, interactivity, slash command) through Bolt, which
+    checks the signature before any listener runs. Bolt parses the body as it builds its
+    request, so a body that is not JSON or form data is refused here, before anything else."""
+    try:
+        return await AsyncSlackRequestHandler(channel.app).handle(request)
+    except ValueError:  # json.JSONDecodeError and friends
+        log.info("slack request with a malformed body refused")
+        return JSONResponse({"ok": False, "error": "malformed body"}, status_code=400)

@@ -1,7 +1,8 @@
 """A per-platform send throttle: at most `per_second` messages overall and one message per
 `chat_interval_s` to any one chat, shared by every sender of the process.
 
-Slots are reserved without awaiting in between, so concurrent senders never take the same slot.
+A chat's senders take turns; the overall slot is reserved without awaiting in between, so
+concurrent senders never share one.
 Published limits (as of Nov 2026): Telegram about 30 messages a second overall and one a second
 per chat; Slack chat.postMessage about one a second per channel.
 """
@@ -29,20 +30,35 @@ class Throttle:
         self._sleep = sleep
         self._next_any = 0.0
         self._next_chat: dict[str, float] = {}
+        self._turns: dict[str, asyncio.Lock] = {}
 
     async def wait(self, chat_id: str) -> None:
-        now = self._clock()
-        chat_slot = max(now, self._next_chat.get(chat_id, 0.0))
-        self._next_chat[chat_id] = chat_slot + self.chat_interval_s
-        if len(self._next_chat) > MAX_TRACKED_CHATS:
-            self._forget_idle(now)
-        if chat_slot > now:
-            await self._sleep(chat_slot - now)
+        """Return when a message to this chat may be sent."""
+        turn = self._turns.get(chat_id)
+        if turn is None:
+            turn = self._turns[chat_id] = asyncio.Lock()
+        async with turn:  # one waiter per chat at a time, in order
             now = self._clock()
-        slot = max(now, self._next_any)
-        self._next_any = slot + self.spacing
-        if slot > now:
-            await self._sleep(slot - now)
+            ready = self._next_chat.get(chat_id, 0.0)
+            if ready > now:
+                await self._sleep(ready - now)
+                now = self._clock()
+            # The overall slot is taken only once the chat is ready, so a chat that must wait
+            # does not hold up the others.
+            slot = max(now, self._next_any)
+            self._next_any = slot + self.spacing
+            self._next_chat[chat_id] = slot + self.chat_interval_s
+            if slot > now:
+                await self._sleep(slot - now)
+        if len(self._next_chat) > MAX_TRACKED_CHATS:
+            self._forget_idle(self._clock())
 
     def _forget_idle(self, now: float) -> None:
-        self._next_chat = {c: t for c, t in self._next_chat.items() if t > now}
+        idle = [
+            c
+            for c, t in self._next_chat.items()
+            if t <= now and not (c in self._turns and self._turns[c].locked())
+        ]
+        for chat in idle:
+            self._next_chat.pop(chat, None)
+            self._turns.pop(chat, None)
