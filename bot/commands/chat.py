@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from typing import Any, TextIO
 
@@ -142,8 +143,18 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             )
             await uvicorn.Server(config).serve()
 
-    asyncio.run(run())
+    _run_fast(run())
     return 0
+
+
+def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """uvloop where it is installed (the web process's hot path is the event loop)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:

@@ -3,11 +3,11 @@ the answer helped. Used by the FAQ gaps report; never stores answer text."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import MatchResult
-from bot.store.models import AnswerFeedback, Person, QuestionLog
+from bot.store.models import AnswerFeedback, Person, QuestionLog, utcnow
 
 
 async def log_question(
@@ -21,9 +21,14 @@ async def log_question(
         matched_id=result.answer_id or (result.suggestions[0].id if result.suggestions else None),
         score=result.score,
         passed_on=False,
+        created_at=utcnow(),
     )
-    session.add(row)
-    await session.flush()
+    # A plain INSERT ... RETURNING rather than the unit of work: this runs for every question.
+    # The row is returned detached; flows that change it later load it again (own_question).
+    values = {c.key: getattr(row, c.key) for c in QuestionLog.__table__.columns if c.key != "id"}
+    row.id = (
+        await session.execute(insert(QuestionLog).values(values).returning(QuestionLog.id))
+    ).scalar_one()
     return row
 
 

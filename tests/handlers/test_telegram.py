@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.channels import open_platforms
 from bot.conversation import texts
 from bot.directory import create_invite
 from bot.handlers.telegram import EDITED
@@ -221,3 +222,26 @@ async def test_a_user_who_blocked_the_bot_is_skipped_and_escalation_moves_on(s: 
     )
     await s.later(700)
     assert s.tg.sent_to(BACKUP), "the backup is pinged once the primary cannot be reached"
+
+
+async def test_long_polling_answers_and_registers_the_commands(s: Stack) -> None:
+    settings = s.platforms.settings
+    async with open_platforms(settings, polling=True) as platforms:
+        platforms.attach(s.rt.dispatcher, s.rt.db)
+        assert platforms.telegram is not None
+        async with platforms.telegram.polling():
+            s.tg.push_update(tg_text_update(50, MEMBER, "/help"))
+            await s.tg.wait_for_messages(MEMBER, 1)
+    assert "/emergency" in s.tg.sent_to(MEMBER)[0]["text"]
+    (commands,) = s.tg.calls_to("setMyCommands")
+    names = {c["command"] for c in commands.params["commands"]}
+    assert {
+        "start",
+        "help",
+        "emergency",
+        "human",
+        "subscribe",
+        "unsubscribe",
+        "oncall",
+        "ack",
+    } <= names
