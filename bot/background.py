@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
+from bot.conversation.linking import forget_old_deliveries
 from bot.conversation.ports import Sender
 from bot.digest.schedule import add_digest_job
 from bot.escalation.outbox import deliver_due
@@ -73,6 +74,13 @@ class Background:
             self.kick()
         return taken
 
+    async def forget_old_deliveries(self) -> None:
+        try:
+            async with self.db.session() as session:
+                await forget_old_deliveries(session, self.clock())
+        except Exception:
+            log.exception("forgetting old delivery ids failed")
+
     async def deliver_now(self) -> int:
         if not self.senders:
             return 0
@@ -101,6 +109,13 @@ class Background:
             max_instances=1,
             coalesce=True,
             next_run_time=datetime.now(UTC),
+        )
+        scheduler.add_job(
+            self.forget_old_deliveries,
+            IntervalTrigger(hours=1),
+            id="forget-deliveries",
+            max_instances=1,
+            coalesce=True,
         )
         if self.weekly is not None:
             job, settings = self.weekly

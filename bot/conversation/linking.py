@@ -9,8 +9,9 @@ handled afresh.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,3 +71,15 @@ async def link_from_profile(
     if person is not None:
         await _link(session, person, message)
     return person
+
+
+# Platforms redeliver within minutes (Slack retries three times within about an hour); a day
+# of delivery ids is plenty, and keeps the table small.
+KEEP_DELIVERIES = timedelta(days=1)
+
+
+async def forget_old_deliveries(session: AsyncSession, now: datetime) -> int:
+    result = await session.execute(
+        delete(ProcessedUpdate).where(ProcessedUpdate.received_at < now - KEEP_DELIVERIES)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -245,3 +245,14 @@ async def test_long_polling_answers_and_registers_the_commands(s: Stack) -> None
         "oncall",
         "ack",
     } <= names
+
+
+async def test_delivery_ids_are_forgotten_after_a_day(s: Stack) -> None:
+    from datetime import timedelta
+
+    from bot.conversation.linking import forget_old_deliveries
+
+    await s.telegram(tg_text_update(60, MEMBER, "/help"))
+    async with s.db.session() as session:
+        assert await forget_old_deliveries(session, utcnow()) == 0
+        assert await forget_old_deliveries(session, utcnow() + timedelta(days=1, minutes=1)) == 1
