@@ -149,3 +149,23 @@ async def test_slack_429_waits_for_retry_after_and_a_deleted_channel_is_final(s:
         rows = {r.dedupe_key: r for r in await session.scalars(select(OutboundMessage))}
     assert rows["t1"].status is OutboxStatus.SENT
     assert rows["t2"].status is OutboxStatus.UNREACHABLE and rows["t2"].attempts == 1
+
+
+async def test_hotline_link_with_an_invitation_code(s: Stack) -> None:
+    from bot.directory import create_invite
+    from bot.store.models import Person, utcnow
+
+    newcomer = await make_person(s.db, name="Nia Newcomer", linked=False)
+    async with s.db.session() as session:
+        person = await session.get(Person, newcomer.id)
+        assert person is not None
+        code = await create_invite(session, person, utcnow())
+    # No email on this Slack profile, so only the code can link the account.
+    s.sl.add_user("UNOMAIL", email=None, name="Nia")
+    body = slack_command_body("UNOMAIL", text=f"link {code}", response_url=s.sl.response_url("ln"))
+    assert (await s.slack(body)).status_code == 200
+    await s.sl.wait_for(lambda: bool(s.sl.responses["ln"]))
+    assert "Thanks Nia" in json.dumps(s.sl.responses["ln"])
+    async with s.db.session() as session:
+        identity = await session.scalar(select(Identity).where(Identity.external_id == "UNOMAIL"))
+        assert identity is not None and identity.person_id == newcomer.id
