@@ -38,3 +38,5 @@ class Context:
     person: Person
     message: IncomingMessage
     now: datetime
+    # False when the sender is known to have no unresolved request (saves a query per message)
+    may_have_open_request: bool = True

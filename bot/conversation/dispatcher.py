@@ -37,7 +37,7 @@ from bot.conversation.ports import ProfileLookup
 from bot.conversation.questions import log_question, own_question, record_feedback
 from bot.conversation.ratelimit import RateLimiter
 from bot.conversation.types import Button, IncomingMessage, Reply
-from bot.directory import identify
+from bot.directory.identities import identify_with_open_request
 from bot.errors import StoreUnavailableError, UserFacingError
 from bot.escalation import open_support_request, request_for_question
 from bot.escalation.hotline import member_follow_up, post_support_request
@@ -139,7 +139,8 @@ class Dispatcher:
         code = invite_code_in(text)
         if code is not None:
             return [await self._link_with_code(session, message, code, now)]
-        person = await identify(session, message.channel, message.sender_ref)
+        found = await identify_with_open_request(session, message.channel, message.sender_ref)
+        person, may_have_open = found if found is not None else (None, True)
         if person is None:
             person = await self._link_from_profile(session, message)
         if person is None:
@@ -153,7 +154,7 @@ class Dispatcher:
             return [
                 Reply(texts.TOO_LONG.format(length=len(text), limit=self.config.max_message_chars))
             ]
-        ctx = Context(session, person, message, now)
+        ctx = Context(session, person, message, now, may_have_open)
         if message.action is not None:
             return await self._on_action(ctx, message.action)
         if text.startswith("/"):

@@ -90,6 +90,8 @@ def _logged_text(deps: Deps, request: HotlineRequest, held: bool) -> str:
 
 
 async def open_request_note(deps: Deps, ctx: Context) -> tuple[HotlineRequest | None, str]:
+    if not ctx.may_have_open_request:
+        return None, ""
     request = await open_request_of(ctx.session, ctx.person)
     if request is None:
         return None, ""

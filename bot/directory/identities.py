@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from bot.store.models import Identity, Person
+from bot.store.models import HotlineRequest, Identity, Person, RequestStatus
 
 
-async def identify(session: AsyncSession, channel: str, external_id: str) -> Person | None:
-    return await session.scalar(
+def _by_account(channel: str, external_id: str) -> Select[Person]:
+    return (
         select(Person)
         .join(Identity, Identity.person_id == Person.id)
         .where(
@@ -18,8 +18,29 @@ async def identify(session: AsyncSession, channel: str, external_id: str) -> Per
             Identity.external_id == external_id,
             Person.active.is_(True),
         )
-        .options(joinedload(Person.school))  # one query: this runs for every message
+        .options(joinedload(Person.school))
     )
+
+
+async def identify(session: AsyncSession, channel: str, external_id: str) -> Person | None:
+    return await session.scalar(_by_account(channel, external_id))
+
+
+async def identify_with_open_request(
+    session: AsyncSession, channel: str, external_id: str
+) -> tuple[Person, bool] | None:
+    """The person and whether they have an unresolved hotline request, in one query: this runs
+    for every message, and most people have none open."""
+    has_open = (
+        select(HotlineRequest.id)
+        .where(
+            HotlineRequest.person_id == Person.id,
+            HotlineRequest.status != RequestStatus.RESOLVED,
+        )
+        .exists()
+    )
+    row = (await session.execute(_by_account(channel, external_id).add_columns(has_open))).first()
+    return (row[0], bool(row[1])) if row is not None else None
 
 
 async def link_identity(
