@@ -19,23 +19,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation.ports import ProfileLookup
 from bot.conversation.types import IncomingMessage
 from bot.directory import link_identity, person_by_email, redeem_invite
-from bot.store.models import Person, ProcessedUpdate, utcnow
+from bot.store.models import Base, Person, ProcessedUpdate, utcnow
 
 # "/start CODE" (Telegram deep links send exactly this) or "/link CODE" (Slack: /hotline link).
 LINK_COMMAND = re.compile(r"^/(?:start|link)(?:@\w+)?\s+(\S.*)$", re.IGNORECASE | re.DOTALL)
+
+
+# Built once: the statement's cache key is memoised, and Core (the table, not the entity)
+# skips the ORM's bulk-insert machinery.
+_TABLE = Base.metadata.tables[ProcessedUpdate.__tablename__]
+_RECORD = {
+    name: insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.update_id)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
 
 
 async def first_delivery(session: AsyncSession, message: IncomingMessage) -> bool:
     """Record the delivery id; False when it was seen before (a redelivery). One statement
     (INSERT ... ON CONFLICT DO NOTHING), as it runs for every message."""
     assert message.update_id is not None
-    dialect = session.get_bind().dialect.name
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+    statement = _RECORD[session.get_bind().dialect.name]
     added = await session.execute(
-        insert(ProcessedUpdate)
-        .values(channel=message.channel, update_id=message.update_id, received_at=utcnow())
-        .on_conflict_do_nothing()
-        .returning(ProcessedUpdate.update_id)
+        statement,
+        {"channel": message.channel, "update_id": message.update_id, "received_at": utcnow()},
     )
     return added.first() is not None
 

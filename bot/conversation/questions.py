@@ -7,7 +7,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.knowledge import MatchResult
-from bot.store.models import AnswerFeedback, Person, QuestionLog, utcnow
+from bot.store.models import AnswerFeedback, Base, Person, QuestionLog, utcnow
+
+_TABLE = Base.metadata.tables[QuestionLog.__tablename__]
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)  # Core, built once (see log_question)
 
 
 async def log_question(
@@ -25,10 +28,8 @@ async def log_question(
     )
     # A plain INSERT ... RETURNING rather than the unit of work: this runs for every question.
     # The row is returned detached; flows that change it later load it again (own_question).
-    values = {c.key: getattr(row, c.key) for c in QuestionLog.__table__.columns if c.key != "id"}
-    row.id = (
-        await session.execute(insert(QuestionLog).values(values).returning(QuestionLog.id))
-    ).scalar_one()
+    values = {c.key: getattr(row, c.key) for c in _TABLE.columns if c.key != "id"}
+    row.id = (await session.execute(_INSERT, values)).scalar_one()
     return row
 
 
