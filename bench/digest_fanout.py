@@ -3,10 +3,11 @@ real `hotline digest send` (a subprocess: TelegramSender, Throttle, outbox) agai
 API, which answers 2% of sends 429 (retry after 1 s) and blocks 1% of chats (403, for good).
 
     python -m bench.digest_fanout [--members 10000] [--limit 1000 | --telegram-limit]
-                                  [--postgres URL | --no-postgres] [--profile DIR]
+                                  [--postgres URL | --no-postgres] [--no-sqlite] [--profile DIR]
 
 The configured limit (TELEGRAM_MAX_PER_SECOND) is 1,000 a second by default, to keep the run
 short; `--telegram-limit` uses Telegram's real 30 a second (about six minutes per database).
+The per-chat interval is Telegram's one second (each member gets one message; 429s wait it).
 Printed per database:
 - rate: accepted messages / the sending window (first sendMessage to the last), as a fraction
   of the limit, and every sendMessage request (429s and 403s use up the limit too);
@@ -140,15 +141,16 @@ async def reset_postgres(url: str) -> None:
         await db.dispose()
 
 
-def busiest(times: list[float], window_s: float = 1.0) -> int:
-    """The most events within any `window_s` sliding window (as FakeTelegram.max_rate)."""
+def windows(times: list[float], window_s: float = 1.0) -> list[int]:
+    """For each event, how many events fell in the `window_s` ending at it (itself included);
+    the largest is FakeTelegram.max_rate."""
     ordered = sorted(times)
-    best, start = 0, 0
+    counts, start = [], 0
     for end, at in enumerate(ordered):
         while at - ordered[start] >= window_s:
             start += 1
-        best = max(best, end - start + 1)
-    return best
+        counts.append(end - start + 1)
+    return counts
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ class Figures:
     accepted: int
     busiest_accepted: int
     busiest_requests: int
+    over_limit: int
     refused_429: int
     duplicates: int
     losses: int
@@ -183,15 +186,14 @@ class Figures:
             f"{self.refused_429} answered 429, {self.requests - self.accepted - self.refused_429} "
             "answered 403)",
             f"  busiest second: {self.busiest_accepted} accepted, {self.busiest_requests} "
-            f"requests (limit {self.limit:g})",
+            f"requests (limit {self.limit:g}); {self.over_limit} requests had more than the "
+            "limit in the second ending at them",
             f"  duplicates {self.duplicates}  losses {self.losses}  unreachable "
             f"{self.unreachable} (fake blocked {self.blocked})  failed {self.failed}",
         ]
 
 
-async def fan_out(
-    name: str, url: str, members: int, limit: float, profile: Path | None
-) -> Figures:
+async def fan_out(name: str, url: str, members: int, limit: float, profile: Path | None) -> Figures:
     week = last_week()
     await seed(url, members, week)
     async with FakeTelegram(token=TOKEN) as fake:
@@ -222,13 +224,16 @@ async def fan_out(
         if process.returncode != 0:
             raise SystemExit(f"digest send failed ({process.returncode}): {output.decode()}")
         sends = fake.calls_to("sendMessage")
-        accepted_times = [c.at for c in sends if c.outcome == "ok"]
+        if not sends:
+            raise SystemExit(f"digest send sent nothing: {output.decode()}")
+        accepted = sum(1 for c in sends if c.outcome == "ok")
         per_chat = fake.sends_per_chat()
         blocked = len(fake.blocked)
         window = max(sends[-1].at - sends[0].at, 1e-6)
         startup = sends[0].at - started
         refused_429 = sum(1 for c in sends if c.outcome == "429")
         busiest_accepted = fake.max_rate(1.0)
+        request_windows = windows([c.at for c in sends])
     db = Database(url)
     try:
         async with db.session() as s:
@@ -252,9 +257,10 @@ async def fan_out(
         startup_s=startup,
         window_s=window,
         requests=len(sends),
-        accepted=len(accepted_times),
+        accepted=accepted,
         busiest_accepted=busiest_accepted,
-        busiest_requests=busiest([c.at for c in sends]),
+        busiest_requests=max(request_windows),
+        over_limit=sum(1 for n in request_windows if n > limit),
         refused_429=refused_429,
         duplicates=sum(1 for n in per_chat.values() if n > 1),
         losses=losses,
@@ -293,7 +299,9 @@ def main() -> None:
         asyncio.run(reset_postgres(args.postgres))
         upgrade(args.postgres)
         results.append(
-            asyncio.run(fan_out("PostgreSQL", args.postgres, args.members, per_second, args.profile))
+            asyncio.run(
+                fan_out("PostgreSQL", args.postgres, args.members, per_second, args.profile)
+            )
         )
         print("\n".join(results[-1].lines()), flush=True)
 
