@@ -256,7 +256,7 @@ async def deliver_due(
     chat_ids: Collection[str] | None = None,
     batch: int = 100,
     max_batches: int = 20,
-    concurrency: int = 32,
+    concurrency: int = 16,
 ) -> int:
     """Send what is due on the given channels, batch after batch while batches come back full;
     returns how many a platform accepted.

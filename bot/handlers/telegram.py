@@ -28,12 +28,12 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import Application, ContextTypes, TypeHandler
-from telegram.request import HTTPXRequest
 
 from bot.conversation import Dispatcher, IncomingMessage, Reply
 from bot.conversation.ports import RetryLater, SendResult, Sent, Unreachable
 from bot.errors import ConfigError
 from bot.handlers import telegram_render as render
+from bot.handlers.telegram_http import AiohttpRequest
 from bot.handlers.throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -272,20 +272,11 @@ def build_application(
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     # Opt in to PTB's future behaviour (time periods as timedelta) rather than its warning.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
-    request = HTTPXRequest(
-        connection_pool_size=64,
-        connect_timeout=timeout_s,
-        read_timeout=timeout_s,
-        write_timeout=timeout_s,
-        pool_timeout=timeout_s,
-    )
-    builder = Application.builder().token(token).request(request)
+    builder = Application.builder().token(token).request(AiohttpRequest(timeout_s, pool_size=16))
     if base_url:
         builder = builder.base_url(base_url)
-    if polling:
-        builder = builder.get_updates_request(
-            HTTPXRequest(read_timeout=timeout_s + 30, connect_timeout=timeout_s)
-        )
+    if polling:  # a long poll holds its connection open for up to 30 s
+        builder = builder.get_updates_request(AiohttpRequest(timeout_s + 30, pool_size=1))
     else:
         builder = builder.updater(None)
     return builder.build()

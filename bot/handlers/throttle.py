@@ -1,8 +1,8 @@
 """A per-platform send throttle: at most `per_second` messages overall and one message per
 `chat_interval_s` to any one chat, shared by every sender of the process.
 
-A chat's senders take turns; the overall slot is reserved without awaiting in between, so
-concurrent senders never share one.
+A chat's senders take turns; a slot is taken only when it is due, without awaiting in between,
+so concurrent senders never share one and a busy event loop never bunches them.
 Published limits (as of Nov 2026): Telegram about 30 messages a second overall and one a second
 per chat; Slack chat.postMessage about one a second per channel.
 """
@@ -38,18 +38,15 @@ class Throttle:
         if turn is None:
             turn = self._turns[chat_id] = asyncio.Lock()
         async with turn:  # one waiter per chat at a time, in order
-            now = self._clock()
-            ready = self._next_chat.get(chat_id, 0.0)
-            if ready > now:
+            while (ready := self._next_chat.get(chat_id, 0.0)) > (now := self._clock()):
                 await self._sleep(ready - now)
-                now = self._clock()
-            # The overall slot is taken only once the chat is ready, so a chat that must wait
-            # does not hold up the others.
-            slot = max(now, self._next_any)
-            self._next_any = slot + self.spacing
-            self._next_chat[chat_id] = slot + self.chat_interval_s
-            if slot > now:
+            # The overall slot is taken only when it is due (checked again after every wake):
+            # a slot reserved ahead would fire late beside others when the loop is busy, and
+            # bunch sends above the limit.
+            while (slot := self._next_any) > (now := self._clock()):
                 await self._sleep(slot - now)
+            self._next_any = now + self.spacing
+            self._next_chat[chat_id] = now + self.chat_interval_s
         if len(self._next_chat) > MAX_TRACKED_CHATS:
             self._forget_idle(self._clock())
 
