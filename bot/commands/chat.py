@@ -141,6 +141,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 lifespan="off",
                 log_level=s.log_level.lower(),
             )
+            # uvicorn shuts down on SIGINT / SIGTERM and then raises the signal again for the
+            # handler that was there before; a quiet one lets the sender loop and sweeper stop
+            # cleanly below instead of the process dying mid-batch.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: None)
             await uvicorn.Server(config).serve()
 
     _run_fast(run())
