@@ -30,24 +30,19 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 
 from bot.digest.schedule import monday
 from bot.store import Database, upgrade
 from bot.store.models import (
-    ContentItem,
-    ContentKind,
-    Identity,
     OutboundMessage,
     OutboxStatus,
-    Person,
-    Role,
-    School,
 )
+from tests.factories import seed_digest_members
 from tests.handlers.fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,68 +60,12 @@ def last_week() -> date:
 
 
 async def seed(url: str, members: int, week: date) -> None:
-    """Members in bulk (one school per 20), each linked on Telegram and subscribed, and one news
-    item for every audience, so every member has something to read."""
+    """Members in bulk, each linked on Telegram and subscribed, and one news item for every
+    audience, so every member has something to read."""
     db = Database(url)
-    now = datetime.now(UTC)
     try:
         async with db.session() as s:
-            schools = (
-                await s.execute(
-                    insert(School).returning(School.id),
-                    [
-                        {"code": f"s{n}", "name": f"School {n}", "phase": "primary"}
-                        for n in range(members // 20 + 1)
-                    ],
-                )
-            ).scalars()
-            school_ids = list(schools)
-            people = (
-                await s.execute(
-                    insert(Person).returning(Person.id, Person.email),
-                    [
-                        {
-                            "email": f"m{n}@bench.example.org",
-                            "name": f"Member {n}",
-                            "role": Role.MEMBER,
-                            "job_title": "Headteacher",
-                            "school_id": school_ids[n // 20],
-                            "active": True,
-                            "digest_subscribed": True,
-                        }
-                        for n in range(members)
-                    ],
-                )
-            ).all()
-            await s.execute(
-                insert(Identity),
-                [
-                    {
-                        "person_id": person_id,
-                        "channel": "telegram",
-                        "external_id": str(USER_BASE + int(email[1:].split("@")[0])),
-                        "chat_id": str(USER_BASE + int(email[1:].split("@")[0])),
-                        "reachable": True,
-                    }
-                    for person_id, email in people
-                ],
-            )
-            published = datetime.combine(week, datetime.min.time(), LONDON) - timedelta(days=1)
-            s.add(
-                ContentItem(
-                    kind=ContentKind.NEWS,
-                    slug="bench-news",
-                    title="Bench news for every member",
-                    body="Something new this week.",
-                    publish_from=published,
-                    phases="",
-                    roles="",
-                    source="bench",
-                    content_hash="0" * 64,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            await seed_digest_members(s, members, USER_BASE, week, "bench")
     finally:
         await db.dispose()
 

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime, timedelta
 from itertools import count
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory import link_identity
 from bot.escalation.rota import parse_rota_text
 from bot.knowledge import FaqEntry
 from bot.store import Database
-from bot.store.models import Person, Role, RotaVersion, School
+from bot.store.models import (
+    ContentItem,
+    ContentKind,
+    Identity,
+    Person,
+    Role,
+    RotaVersion,
+    School,
+)
 
 _n = count(1)
 
@@ -94,3 +107,64 @@ async def make_rota(db: Database, text: str) -> None:
     async with db.session() as session:
         rota = parse_rota_text(text, "rota.yaml")
         session.add(RotaVersion(source="rota.yaml", content=json.dumps(rota.to_json())))
+
+
+async def seed_digest_members(
+    session: AsyncSession, members: int, first_user_id: int, week: date, label: str
+) -> None:
+    """`members` subscribed members (one school per 20) linked on Telegram as users
+    first_user_id, first_user_id + 1, ..., inserted in bulk, and one news item for every
+    audience published the day before `week`, so that each has a digest to get."""
+    now = datetime.now(UTC)
+    schools = await session.execute(
+        insert(School).returning(School.id),
+        [
+            {"code": f"{label}-s{n}", "name": f"School {n}", "phase": "primary"}
+            for n in range(members // 20 + 1)
+        ],
+    )
+    school_ids = list(schools.scalars())
+    people = await session.execute(
+        insert(Person).returning(Person.id),
+        [
+            {
+                "email": f"m{n}@{label}.example.org",
+                "name": f"Member {n}",
+                "role": Role.MEMBER,
+                "job_title": "Headteacher",
+                "school_id": school_ids[n // 20],
+                "active": True,
+                "digest_subscribed": True,
+            }
+            for n in range(members)
+        ],
+    )
+    await session.execute(
+        insert(Identity),
+        [
+            {
+                "person_id": person_id,
+                "channel": "telegram",
+                "external_id": str(first_user_id + n),
+                "chat_id": str(first_user_id + n),
+                "reachable": True,
+            }
+            for n, person_id in enumerate(people.scalars())
+        ],
+    )
+    published = datetime.combine(week, datetime.min.time(), ZoneInfo("Europe/London"))
+    session.add(
+        ContentItem(
+            kind=ContentKind.NEWS,
+            slug=f"{label}-news",
+            title="Spring term network dates",
+            body="The dates for every network meeting next term.",
+            publish_from=published - timedelta(days=1),
+            phases="",
+            roles="",
+            source=label,
+            content_hash="0" * 64,
+            created_at=now,
+            updated_at=now,
+        )
+    )

@@ -21,23 +21,18 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from bot.digest.schedule import monday
 from bot.store import Database
 from bot.store.models import (
-    ContentItem,
-    ContentKind,
     DigestRun,
     DigestRunStatus,
-    Identity,
     OutboundMessage,
     OutboxStatus,
-    Person,
-    Role,
-    School,
 )
 from tests.conftest import DATA, ROOT
+from tests.factories import seed_digest_members
 from tests.handlers.fake_telegram import FakeTelegram
 
 LONDON = ZoneInfo("Europe/London")
@@ -58,67 +53,8 @@ def chat(n: int) -> int:
 
 
 async def seed(db: Database, members: int, week: date) -> None:
-    """Subscribed members linked on Telegram, inserted in bulk, and one news item for every
-    audience published the day before the week, so every member has a digest to get."""
-    now = datetime.now(UTC)
     async with db.session() as s:
-        school_ids = list(
-            (
-                await s.execute(
-                    insert(School).returning(School.id),
-                    [
-                        {"code": f"s{n}", "name": f"School {n}", "phase": "primary"}
-                        for n in range(members // 20 + 1)
-                    ],
-                )
-            ).scalars()
-        )
-        people = (
-            await s.execute(
-                insert(Person).returning(Person.id),
-                [
-                    {
-                        "email": f"m{n}@procs.example.org",
-                        "name": f"Member {n}",
-                        "role": Role.MEMBER,
-                        "job_title": "Headteacher",
-                        "school_id": school_ids[n // 20],
-                        "active": True,
-                        "digest_subscribed": True,
-                    }
-                    for n in range(members)
-                ],
-            )
-        ).scalars()
-        await s.execute(
-            insert(Identity),
-            [
-                {
-                    "person_id": person_id,
-                    "channel": "telegram",
-                    "external_id": str(chat(n)),
-                    "chat_id": str(chat(n)),
-                    "reachable": True,
-                }
-                for n, person_id in enumerate(people)
-            ],
-        )
-        s.add(
-            ContentItem(
-                kind=ContentKind.NEWS,
-                slug="news-for-everyone",
-                title="Spring term network dates",
-                body="The dates for every network meeting next term.",
-                publish_from=datetime.combine(week, datetime.min.time(), LONDON)
-                - timedelta(days=1),
-                phases="",
-                roles="",
-                source="test",
-                content_hash="0" * 64,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+        await seed_digest_members(s, members, USER_BASE, week, "procs")
 
 
 @dataclass
