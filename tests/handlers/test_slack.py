@@ -169,3 +169,34 @@ async def test_hotline_link_with_an_invitation_code(s: Stack) -> None:
     async with s.db.session() as session:
         identity = await session.scalar(select(Identity).where(Identity.external_id == "UNOMAIL"))
         assert identity is not None and identity.person_id == newcomer.id
+
+
+async def test_an_edited_dm_gets_asked_to_send_it_again(s: Stack) -> None:
+    original = slack_dm_event("USTAFF", "/oncall", ts="1700000000.000300")
+    edited = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": "DUSTAFF",
+        "channel_type": "im",
+        "ts": "1700000001.000100",
+        "message": {**original, "text": "/open", "edited": {"user": "USTAFF"}},
+        "previous_message": original,
+    }
+    assert (await s.slack(slack_event_body(edited, event_id="EvG"))).status_code == 200
+    await s.sl.wait_for_messages("DUSTAFF", 1)
+    (reply,) = s.sl.posted_to("DUSTAFF")
+    assert "new message" in reply["text"]
+    assert await s.questions() == 0
+
+
+async def test_slack_500_is_retried_with_backoff(s: Stack) -> None:
+    from bot.conversation import Reply
+    from bot.escalation.outbox import enqueue
+
+    async with s.db.session() as session:
+        await enqueue(session, key="t5", channel="slack", chat_id="UB", reply=Reply("five"))
+    s.sl.fail_for_channel("UB", Fault.server_error())
+    await s.deliver()
+    assert s.sl.posted_to("UB") == []
+    await s.later(5)
+    assert len(s.sl.posted_to("UB")) == 1
