@@ -34,7 +34,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from bot.digest.schedule import monday
 from bot.store import Database, upgrade
@@ -42,7 +42,7 @@ from bot.store.models import (
     OutboundMessage,
     OutboxStatus,
 )
-from tests.factories import seed_digest_members
+from tests.factories import reset_postgres, seed_digest_members
 from tests.handlers.fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,16 +66,6 @@ async def seed(url: str, members: int, week: date) -> None:
     try:
         async with db.session() as s:
             await seed_digest_members(s, members, USER_BASE, week, "bench")
-    finally:
-        await db.dispose()
-
-
-async def reset_postgres(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
     finally:
         await db.dispose()
 

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import text
 
 from bot.directory import link_identity
 from bot.knowledge import load_knowledge_base
 from bot.store import Database, upgrade_engine
 from bot.store.models import Person, Role, School
+from tests.factories import reset_postgres
 from tests.handlers.fake_telegram import FakeTelegram
 from tests.handlers.payloads import tg_text_update
 
@@ -78,16 +78,6 @@ async def seed(url: str, members: int) -> None:
                 await session.flush()
                 user = str(USER_BASE + n)
                 await link_identity(session, person, "telegram", user, chat_id=user)
-    finally:
-        await db.dispose()
-
-
-async def reset_postgres(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
     finally:
         await db.dispose()
 

@@ -12,9 +12,9 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Settings
 from bot.conversation import Dispatcher, Reply
@@ -40,7 +40,6 @@ class Platforms:
     slack_sender: SlackSender | None = None
     telegram: TelegramChannel | None = None
     slack: SlackChannel | None = None
-    extra: list[Any] = field(default_factory=list)
 
     def attach(self, dispatcher: Dispatcher, db: Database) -> None:
         """The inbound side: updates and events become messages for this dispatcher."""

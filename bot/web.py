@@ -13,7 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Any
+from collections import Counter
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -76,7 +76,9 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"ok": False, "error": message}, status_code=status)
 
 
-def build_web_app(db: Database, platforms: Platforms, handled: Any, max_body_bytes: int) -> ASGIApp:
+def build_web_app(
+    db: Database, platforms: Platforms, handled: Counter[str], max_body_bytes: int
+) -> ASGIApp:
     settings = platforms.settings
 
     async def telegram_webhook(request: Request) -> Response:

@@ -26,6 +26,7 @@ from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.knowledge.language import load_lexicon
 from bot.store import Database, upgrade
 from bot.store.models import Base, utcnow
+from tests.factories import reset_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -46,18 +47,8 @@ def _postgres_answers(url: str) -> bool:
 
 async def rebuild_postgres(url: str) -> None:
     """For a test that damages the schema on purpose: start again from empty and migrate."""
-    await _reset_postgres(url)
+    await reset_postgres(url)
     await asyncio.to_thread(upgrade, url)
-
-
-async def _reset_postgres(url: str) -> None:
-    db = Database(url)
-    try:
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await db.dispose()
 
 
 async def _admin(server_url: str, *statements: str) -> None:
@@ -140,3 +131,15 @@ def make_deps(
 @pytest.fixture
 def deps(kb: KnowledgeBase, urgency: UrgencyDetector) -> Deps:
     return make_deps(kb, urgency)
+
+
+@pytest.fixture
+def example_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A SQLite file with the example directory, for the command-line tests (`main([...])`)."""
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'h.db'}")
+    monkeypatch.setenv("DATA_DIR", str(DATA))
+    assert main(["db", "upgrade"]) == 0
+    assert main(["directory", "import", str(DATA / "example" / "directory.yaml")]) == 0
+    return tmp_path

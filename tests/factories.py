@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory import link_identity
@@ -168,3 +168,14 @@ async def seed_digest_members(
             updated_at=now,
         )
     )
+
+
+async def reset_postgres(url: str) -> None:
+    """Drop and recreate the public schema (tests that damage it on purpose, and benchmarks)."""
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await db.dispose()

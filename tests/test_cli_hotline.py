@@ -9,15 +9,6 @@ from bot.cli import main
 from tests.conftest import DATA
 
 
-@pytest.fixture
-def example_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'h.db'}")
-    monkeypatch.setenv("DATA_DIR", str(DATA))
-    assert main(["db", "upgrade"]) == 0
-    assert main(["directory", "import", str(DATA / "example" / "directory.yaml")]) == 0
-    return tmp_path
-
-
 def test_rota_import_show_override_and_check(
     example_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

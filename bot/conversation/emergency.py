@@ -58,7 +58,7 @@ async def raise_emergency(deps: Deps, ctx: Context, text: str) -> list[Reply]:
             "emergency not logged channel=%s chat=%s", ctx.message.channel, ctx.message.chat_id
         )
         return [Reply(texts.STORE_DOWN_EMERGENCY.format(phone=deps.hotline_phone))]
-    deps.on_queued()
+    # The pings are queued in this session: the dispatcher wakes the sender once it closes.
     log.info(
         "emergency request=%s created=%s category=%s", request.id, opened.created, request.category
     )

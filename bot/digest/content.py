@@ -23,6 +23,7 @@ import yaml
 from bot.digest.audience import PHASES, ROLES, Audience, check_values
 from bot.errors import DataError
 from bot.store.models import ContentKind
+from bot.yaml_lines import item_lines
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 URL = re.compile(r"^https?://[^\s()<>\[\]]+$")
@@ -235,15 +236,6 @@ def build_record(
     )
 
 
-def _item_lines(root: yaml.Node | None, section: str) -> list[int]:
-    if not isinstance(root, yaml.MappingNode):
-        return []
-    for key_node, value_node in root.value:
-        if key_node.value == section and isinstance(value_node, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value_node.value]
-    return []
-
-
 def _label(n: int, item: dict[str, Any]) -> str:
     name = _text(item.get("id")) or _text(item.get("title"))
     return f"item {n}" + (f" ({name[:60]})" if name else "")
@@ -269,7 +261,7 @@ def parse_text(
         f"{filename}: unknown section {key!r} (expected {section})"
         for key in sorted(set(data) - {section}, key=str)
     ]
-    lines = _item_lines(root, section)
+    lines = item_lines(root, section)
     records: list[ContentRecord] = []
     seen: dict[str, int] = {}
     for n, item in enumerate(data[section], start=1):

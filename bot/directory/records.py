@@ -17,6 +17,7 @@ import yaml
 
 from bot.errors import DataError
 from bot.store.models import Role
+from bot.yaml_lines import item_lines
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -144,15 +145,6 @@ def _check_duplicates(directory: Directory, lines: dict[str, int | None], out: _
         emails.add(p.email)
 
 
-def _item_lines(root: yaml.Node | None, section: str) -> list[int]:
-    if not isinstance(root, yaml.MappingNode):
-        return []
-    for key_node, value_node in root.value:
-        if key_node.value == section and isinstance(value_node, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value_node.value]
-    return []
-
-
 def _rows(
     data: dict[str, Any], root: yaml.Node | None, section: str, out: _Collector
 ) -> list[tuple[int | None, dict[str, Any]]]:
@@ -160,7 +152,7 @@ def _rows(
     if not isinstance(items, list):
         out.add(None, f"{section}: expected a list")
         return []
-    lines = _item_lines(root, section)
+    lines = item_lines(root, section)
     rows: list[tuple[int | None, dict[str, Any]]] = []
     for n, item in enumerate(items):
         line = lines[n] if n < len(lines) else None

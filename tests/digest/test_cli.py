@@ -15,15 +15,6 @@ from tests.conftest import DATA
 HEAD = "amara.okafor@stmarys.example.org"
 
 
-@pytest.fixture
-def example_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'h.db'}")
-    monkeypatch.setenv("DATA_DIR", str(DATA))
-    assert main(["db", "upgrade"]) == 0
-    assert main(["directory", "import", str(DATA / "example" / "directory.yaml")]) == 0
-    return tmp_path
-
-
 def test_import_is_idempotent_and_a_bad_file_imports_nothing(
     example_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ async def test_healthz_is_503_with_a_reason_when_the_database_is_gone(tmp_path: 
 
     settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", data_dir=DATA)
     broken = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    app = build_web_app(broken, Platforms(settings, {}), {}, 10_000)
+    app = build_web_app(broken, Platforms(settings, {}), Counter(), 10_000)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://h"
     ) as http:
@@ -68,13 +69,9 @@ async def test_slack_bad_bodies_get_a_clear_status(s: Stack) -> None:
 
 
 def test_directory_invite_prints_a_code_and_links(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    example_db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'h.db'}")
-    monkeypatch.setenv("DATA_DIR", str(DATA))
     monkeypatch.setenv("TELEGRAM_BOT_USERNAME", "@partnership_hotline_bot")
-    assert main(["db", "upgrade"]) == 0
-    assert main(["directory", "import", str(DATA / "example" / "directory.yaml")]) == 0
     capsys.readouterr()
     assert main(["directory", "invite", "amara.okafor@stmarys.example.org"]) == 0
     out = capsys.readouterr().out
