@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 
 from bot.background import Background
-from bot.conversation import Dispatcher, DispatcherConfig, IncomingMessage
+from bot.conversation import IncomingMessage
 from bot.conversation.context import Deps
+from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
 from bot.conversation.ports import SendResult, Sent
 from bot.conversation.types import Reply
 from bot.escalation.policy import EscalationConfig

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from bot.background import Background
 from bot.config import Settings
-from bot.conversation import Dispatcher, DispatcherConfig
 from bot.conversation.context import Deps
+from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
 from bot.conversation.ports import Sender
 from bot.digest.faq_changes import sync_knowledge_base
 from bot.digest.runs import DigestConfig

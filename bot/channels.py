@@ -17,7 +17,8 @@ from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Settings
-from bot.conversation import Dispatcher, Reply
+from bot.conversation import Reply
+from bot.conversation.dispatcher import Dispatcher
 from bot.conversation.ports import Sender
 from bot.escalation.outbox import queue_reply
 from bot.handlers.console import CHANNEL as CONSOLE

@@ -43,6 +43,12 @@ class IncomingMessage:
     email given to the console); `action` is set instead of `text` when a button was pressed.
     `private_chat_id` is where the person can be reached alone (their DM), when `chat_id` is a
     group or channel; `update_id` is the platform's delivery id, so a redelivery is dropped.
+
+    `reply_to` is the platform's ref of the message this one answers (Telegram: the replied-to
+    message id; Slack: "channel/ts" of the thread it was typed in), with `reply_to_text` when the
+    platform gives the replied-to text; `thread_ref` is where the bot's answers to this message
+    appear (Slack: "channel/ts" of the thread root), so that a later reply there can be traced
+    back to the request it opened.
     """
 
     channel: str
@@ -53,6 +59,9 @@ class IncomingMessage:
     message_id: str | None = None
     private_chat_id: str | None = None
     update_id: str | None = None
+    reply_to: str | None = None
+    reply_to_text: str | None = None
+    thread_ref: str | None = None
 
     @property
     def reach_id(self) -> str:

@@ -13,7 +13,8 @@ import textwrap
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.conversation import Button, Dispatcher, IncomingMessage, Reply
+from bot.conversation import Button, IncomingMessage, Reply
+from bot.conversation.dispatcher import Dispatcher
 from bot.conversation.ports import SendResult, Sent
 
 CHANNEL = "console"

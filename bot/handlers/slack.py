@@ -25,7 +25,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.conversation import Dispatcher, IncomingMessage, Reply
+from bot.conversation import IncomingMessage, Reply
+from bot.conversation.dispatcher import Dispatcher
 from bot.conversation.ports import RetryLater, SendResult, Sent, Unreachable
 from bot.handlers import slack_render as render
 from bot.handlers.throttle import Throttle
@@ -196,6 +197,8 @@ class SlackChannel:
             message_id=event.get("ts"),
             private_chat_id=event["user"],  # posting to a user id lands in their DM with us
             update_id=body.get("event_id"),
+            reply_to=_ref(event["channel"], event.get("thread_ts")),
+            thread_ref=_ref(event["channel"], _thread_of(event)),
         )
         for reply in await self.dispatcher.handle(incoming):
             await self._reply(incoming.chat_id, reply, body, _thread_of(event))
@@ -233,6 +236,7 @@ class SlackChannel:
             message_id=message.get("ts"),
             private_chat_id=user,
             update_id=f"action:{user}:{action.get('action_ts')}",
+            thread_ref=_ref(channel, message.get("thread_ts") or message.get("ts")),
         )
         thread = message.get("thread_ts")
         for reply in await self.dispatcher.handle(incoming):
@@ -272,6 +276,11 @@ def _thread_of(event: dict[str, Any]) -> str | None:
     if thread is None and isinstance(event.get("message"), dict):
         thread = event["message"].get("ts")
     return str(thread) if thread else None
+
+
+def _ref(channel: str, ts: str | None) -> str | None:
+    """A message's ref as the sender port records it ("channel/ts")."""
+    return f"{channel}/{ts}" if ts else None
 
 
 def web_client(token: str, base_url: str | None, timeout_s: float) -> AsyncWebClient:

@@ -29,7 +29,8 @@ from telegram.error import (
 )
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.conversation import Dispatcher, IncomingMessage, Reply
+from bot.conversation import IncomingMessage, Reply
+from bot.conversation.dispatcher import Dispatcher
 from bot.conversation.ports import RetryLater, SendResult, Sent, Unreachable
 from bot.errors import ConfigError
 from bot.handlers import telegram_render as render
@@ -215,6 +216,7 @@ class TelegramChannel:
             message_id=str(message.message_id),
             private_chat_id=str(user.id),
             update_id=str(update.update_id),
+            **_reply_fields(message),
         )
         for reply in await self.dispatcher.handle(incoming):
             await self._reply(incoming.chat_id, reply, update)
@@ -292,3 +294,11 @@ async def initialize(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         raise ConfigError(
             f"TELEGRAM_TOKEN: could not reach Telegram ({type(exc).__name__})"
         ) from None
+
+
+def _reply_fields(message: Message) -> dict[str, str | None]:
+    """What a message answers, when the person used Telegram's Reply on an earlier message."""
+    earlier = message.reply_to_message
+    if earlier is None:
+        return {}
+    return {"reply_to": str(earlier.message_id), "reply_to_text": earlier.text or earlier.caption}

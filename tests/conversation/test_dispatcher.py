@@ -5,7 +5,8 @@ import re
 import pytest
 from sqlalchemy import func, select, text
 
-from bot.conversation import Dispatcher, DispatcherConfig, IncomingMessage, Reply, texts
+from bot.conversation import IncomingMessage, Reply, texts
+from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
 from bot.escalation.urgency import load_detector
 from bot.knowledge import KnowledgeBase
 from bot.knowledge.language import load_lexicon

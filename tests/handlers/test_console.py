@@ -2,8 +2,9 @@
 
 import io
 
-from bot.conversation import Dispatcher, DispatcherConfig, texts
+from bot.conversation import texts
 from bot.conversation.context import Deps
+from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
 from bot.handlers.console import ConsoleChat
 from bot.store import Database
 from tests.factories import make_person
