@@ -21,14 +21,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 migrate: install
-	$(BIN)/hotline db upgrade
-	$(BIN)/hotline directory import data/example/directory.yaml
-	$(BIN)/hotline rota import data/example/rota.yaml
-	$(BIN)/hotline news import data/example/news.yaml
-	$(BIN)/hotline events import data/example/events.yaml
+	@$(BIN)/hotline db upgrade
+	@$(BIN)/hotline directory import data/example/directory.yaml
+	@$(BIN)/hotline rota import data/example/rota.yaml
+	@$(BIN)/hotline news import data/example/news.yaml
+	@$(BIN)/hotline events import data/example/events.yaml
 
 run: migrate
-	STAFF_CHAT=$${STAFF_CHAT:-console:#staff} $(BIN)/hotline chat --as $(CHAT_AS)
+	@STAFF_CHAT=$${STAFF_CHAT:-console:#staff} \
+	  OUT_OF_HOURS_PHONE="$${OUT_OF_HOURS_PHONE:-020 7946 0999}" \
+	  $(BIN)/hotline chat --as $(CHAT_AS)
 
 lint: install
 	$(BIN)/ruff check bot tests bench

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bot.escalation.categories import CATEGORIES
 from bot.escalation.urgency import (
-    CATEGORIES,
     DEFAULT_POLICY,
     Urgency,
     UrgencyDetector,

@@ -16,13 +16,12 @@ from bot.conversation.ports import Sender
 from bot.digest.faq_changes import sync_knowledge_base
 from bot.digest.runs import DigestConfig
 from bot.digest.weekly import make_weekly_job
-from bot.errors import StoreUnavailableError
 from bot.escalation.policy import EscalationConfig
 from bot.escalation.urgency import load_detector
 from bot.knowledge import KnowledgeBase, load_knowledge_base
 from bot.knowledge.language import load_lexicon
 from bot.knowledge.loader import language_dir
-from bot.store import Database, is_current
+from bot.store import Database, require_current
 
 
 @dataclass
@@ -63,6 +62,7 @@ def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
         escalation=escalation_config(settings),
         hotline_phone=settings.hotline_phone,
         timezone=settings.tz,
+        out_of_hours_phone=settings.out_of_hours_phone,
     )
 
 
@@ -89,10 +89,7 @@ async def open_runtime(
     deps = replace(deps, on_queued=background.kick)
     try:
         await db.ping()
-        if not await is_current(db.engine):
-            raise StoreUnavailableError(
-                "the database is not migrated: run `hotline db upgrade` first"
-            )
+        await require_current(db.engine)
         # FAQ entries added or changed since the last start, for the digest's "new guidance".
         await sync_knowledge_base(db, deps.kb)
         if start_background:

@@ -1,5 +1,6 @@
-"""The `hotline` command. Bad settings exit 2 with one line; bad data files exit 1 with one line
-per problem; nothing prints a traceback for a problem the user can fix."""
+"""The `hotline` command. Bad settings and a database that cannot be used (down, not migrated)
+exit 2 with one line; bad data files exit 1 with one line per problem; nothing prints a traceback
+for a problem the user can fix."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def main(
     except DataError as exc:
         return _fail(exc.problems, 1, err)
     except StoreUnavailableError as exc:
-        return _fail([f"database error: {exc}"], 1, err)
+        return _fail([f"database error: {exc}"], 2, err)
     except UserFacingError as exc:
         return _fail([str(exc)], 1, err)
     except KeyboardInterrupt:

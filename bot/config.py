@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError
 from bot.errors import ConfigError
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _check_timezone(value: str) -> str:
@@ -37,6 +38,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     timezone: Annotated[str, NoDecode, AfterValidator(_check_timezone)] = "Europe/London"
     hotline_phone: str = "020 7946 0000"
+    # A number answered when the hotline is closed, e.g. the local authority's out-of-hours
+    # emergency duty team; unset, members are pointed to that team by name.
+    out_of_hours_phone: str = ""
 
     telegram_token: str | None = None
     telegram_api_base_url: str | None = None
@@ -66,6 +70,7 @@ class Settings(BaseSettings):
     support_reply_days: int = Field(default=1, ge=1, le=30)  # promised to members who ask a person
     # "channel:chat id" that gets a copy of every hotline ping, e.g. console:#staff
     staff_chat: str | None = None
+    # the bot's own log (and uvicorn's) in `hotline serve`, `run` and `worker`
     log_level: str = "INFO"
 
     # Digest (issue 5)
@@ -83,6 +88,14 @@ class Settings(BaseSettings):
 
         check_cron(value)
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @field_validator("database_url")
     @classmethod

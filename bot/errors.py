@@ -22,7 +22,8 @@ class DataError(HotlineError):
 
 
 class StoreUnavailableError(HotlineError):
-    """The database cannot be reached or written."""
+    """The database cannot be reached, opened or written, or is not migrated. The message is one
+    line naming the problem and what to do; the `hotline` command exits 2 with it."""
 
 
 class UserFacingError(HotlineError):

@@ -88,7 +88,8 @@ def build_web_app(
             return _error(404, "telegram webhook is not configured")
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
-            log.warning("telegram webhook refused: bad secret token")
+            reason = "bad secret token" if given else "no secret token"
+            log.info("webhook refused channel=telegram status=403 reason=%s", reason)
             return _error(403, "bad secret token")
         try:
             data = json.loads(await request.body())

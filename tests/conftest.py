@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -143,3 +145,22 @@ def example_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     assert main(["db", "upgrade"]) == 0
     assert main(["directory", "import", str(DATA / "example" / "directory.yaml")]) == 0
     return tmp_path
+
+
+def run_hotline(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """`hotline ARGS` in a fresh interpreter, run from the repository on the real data unless
+    `env` says otherwise."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, "DATA_DIR": str(DATA), **(env or {})},
+        cwd=ROOT,
+        timeout=timeout,
+    )

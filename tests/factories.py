@@ -91,12 +91,16 @@ def rota_yaml(
     pattern_days: str = "Mon-Sun",
     pattern_from: str = "00:00",
     pattern_to: str = "24:00",
+    wake: str | None = None,
 ) -> str:
+    """`wake`: the wake_out_of_hours list as YAML (none: the file says nothing)."""
     backup_line = f"\n    backup: {backup}" if backup else ""
+    wake_line = f"wake_out_of_hours: {wake}\n" if wake is not None else ""
     return (
         "timezone: Europe/London\n"
         f"hotline_hours:\n  - {hours}\n"
         f"fallback: {fallback}\n"
+        f"{wake_line}"
         "pattern:\n"
         f"  - days: {pattern_days}\n    from: '{pattern_from}'\n    to: '{pattern_to}'\n"
         f"    primary: {primary}{backup_line}\n"

@@ -2,15 +2,12 @@
 
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bot.cli import main
-from tests.conftest import DATA, ROOT
+from tests.conftest import ROOT, run_hotline
 
 KEYS = {"query", "band", "answer_id", "score", "suggestions", "urgency"}
 
@@ -24,6 +21,21 @@ def test_ask_json_prints_one_object_with_the_stable_keys(
     assert payload["query"] == "ofsted just rang"
     assert payload["band"] == "answer"
     assert payload["answer_id"] == "ofsted-call-received"
+
+
+def test_the_readme_documents_every_key_of_ask_json(capsys: pytest.CaptureFixture[str]) -> None:
+    row = next(
+        line
+        for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `hotline ask TEXT [--json]`")
+    )
+    assert main(["ask", "a", "child", "has", "gone", "missing", "from", "school", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert all(f'"{key}"' in row for key in payload)
+    urgency = payload["urgency"]
+    assert set(urgency) == {"urgent", "category"}
+    assert isinstance(urgency["urgent"], bool) and isinstance(urgency["category"], str)
+    assert '`"urgency": {"urgent": bool, "category": str \\| null}`' in row
 
 
 def test_ask_batch_answers_every_line_in_order(
@@ -61,18 +73,6 @@ def test_data_dir_selects_another_knowledge_base(
     assert json.loads(capsys.readouterr().out)["answer_id"] == "feed-cat"
 
 
-def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "DATA_DIR": str(DATA), **env}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=ROOT,
-        timeout=60,
-    )
-
-
 @pytest.mark.parametrize(
     ("env", "setting"),
     [
@@ -84,7 +84,7 @@ def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_a_bad_setting_stops_with_one_line_and_status_2(env: dict[str, str], setting: str) -> None:
-    result = _run("ask", "hello", **env)
+    result = run_hotline("ask", "hello", env=env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -95,7 +95,7 @@ def test_a_bad_setting_stops_with_one_line_and_status_2(env: dict[str, str], set
 def test_faq_check_on_a_broken_copy_exits_1_without_traceback(tmp_path: Path) -> None:
     (tmp_path / "faq").mkdir()
     (tmp_path / "faq" / "a.yaml").write_text("- id: x\n  question: [\n", encoding="utf-8")
-    result = _run("faq", "check", str(tmp_path))
+    result = run_hotline("faq", "check", str(tmp_path))
     assert result.returncode == 1
     assert "a.yaml: bad YAML at line" in result.stdout
     assert "Traceback" not in result.stderr + result.stdout
@@ -106,12 +106,14 @@ def test_the_bot_refuses_to_start_on_an_invalid_knowledge_base(tmp_path: Path) -
     (tmp_path / "faq" / "a.yaml").write_text(
         "- id: only-question\n  question: Q?\n  category: c\n", encoding="utf-8"
     )
-    result = _run(
+    result = run_hotline(
         "chat",
         "--as",
         "x@example.org",
-        DATA_DIR=str(tmp_path),
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/db.sqlite",
+        env={
+            "DATA_DIR": str(tmp_path),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/db.sqlite",
+        },
     )
     assert result.returncode == 1
     assert result.stderr.strip() == "a.yaml: entry only-question: answer: missing"

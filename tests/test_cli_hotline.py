@@ -99,3 +99,14 @@ def test_requests_and_report(
     assert "Hotline requests 2026-01-01 to 2026-12-31: 0" in printed
     with out_csv.open(encoding="utf-8") as handle:
         assert next(csv.reader(handle))[0] == "reference"
+
+
+def test_report_refuses_a_from_after_its_to(
+    example_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--from", "2026-12-31", "--to", "2026-01-01"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == ["--from 2026-12-31 must come before --to 2026-01-01"]
+    assert captured.out == ""
+    assert main(["report", "--from", "2026-03-01", "--to", "2026-03-01"]) == 0  # one whole day
+    assert "Hotline requests 2026-03-01 to 2026-03-01: 0" in capsys.readouterr().out

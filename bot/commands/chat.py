@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.commands.common import settings
+from bot.commands.common import check_database, settings
 from bot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.conversation.context import Deps
+
+
+def _ready(s: Settings) -> Deps:
+    """The knowledge base and urgency cues (refusing invalid ones), then a database that answers
+    and is migrated: checked before anything starts, so that a problem is one line."""
+    from bot.app import build_deps
+
+    deps = build_deps(s)
+    check_database()
+    return deps
 
 
 def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
@@ -21,9 +36,10 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     s = settings()
     email = args.as_email.strip().lower()
     staff_chats = [chat for channel, chat in s.staff_chat_targets if channel == CHANNEL]
+    deps = _ready(s)
 
     async def run() -> None:
-        async with open_runtime(s, start_background=False) as rt:
+        async with open_runtime(s, deps=deps, start_background=False) as rt:
             async with rt.db.session() as session:
                 person = await person_by_email(session, email)
                 if person is not None:
@@ -32,7 +48,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             if person is not None and person.is_staff:
                 chats.update(staff_chats)
             chat = ConsoleChat(rt.dispatcher, email, out=out)
-            rt.background.senders = {CHANNEL: ConsoleSender(out, on_buttons=chat.offer)}
+            rt.background.senders = {CHANNEL: ConsoleSender(out, choices=chat.choices)}
             rt.background.chat_ids = chats
             rt.background.start()
             who = (
@@ -45,6 +61,13 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
 
     asyncio.run(run())
     return 0
+
+
+def follow_log_level(level: str) -> None:
+    """The bot's own loggers (`bot.*`) at LOG_LEVEL in the long-running processes. Everything
+    else stays at the root's WARNING: other libraries are not ours to make chatty (Bolt logs
+    a refused request's body at INFO), and the one-shot commands stay quiet."""
+    logging.getLogger("bot").setLevel(level)
 
 
 def _until_signalled() -> asyncio.Event:
@@ -69,6 +92,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
                 "console channel and needs --as EMAIL (a person in the directory)"
             )
         return cmd_chat(args, out)
+    follow_log_level(s.log_level)
+    deps = _ready(s)
     if s.slack_bot_token and not s.slack_app_token:
         print(
             "Slack: no SLACK_APP_TOKEN, so no Socket Mode here; Slack events need "
@@ -79,7 +104,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     async def run() -> None:
         stop = _until_signalled()
         async with (
-            open_runtime(s, start_background=False) as rt,
+            open_runtime(s, deps=deps, start_background=False) as rt,
             open_platforms(s, polling=True, console_out=out) as platforms,
             AsyncExitStack() as stack,
         ):
@@ -116,10 +141,12 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             "TELEGRAM_WEBHOOK_SECRET: needed to receive Telegram updates by webhook "
             "(any long random string; Telegram sends it back with every update)"
         )
+    follow_log_level(s.log_level)
+    deps = _ready(s)
 
     async def run() -> None:
         async with (
-            open_runtime(s, start_background=False) as rt,
+            open_runtime(s, deps=deps, start_background=False) as rt,
             open_platforms(s, console_out=out) as platforms,
         ):
             platforms.attach(rt.dispatcher, rt.db)
@@ -168,12 +195,14 @@ def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     from bot.channels import open_platforms
 
     s = settings()
+    follow_log_level(s.log_level)
+    deps = _ready(s)
 
     async def run() -> None:
         stop = _until_signalled()
         async with (
             open_platforms(s, console_out=out) as platforms,
-            open_runtime(s, senders=platforms.senders),
+            open_runtime(s, senders=platforms.senders, deps=deps),
         ):
             print('{"worker": "started"}', file=out, flush=True)
             await stop.wait()

@@ -8,29 +8,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 from bot.commands.common import settings, with_db
-from bot.errors import StoreUnavailableError, UserFacingError
-from bot.store import Database, is_current
+from bot.errors import UserFacingError
+from bot.store import Database
 from bot.store.models import DigestKind
 
-T = TypeVar("T")
 PLAIN_EVERY_S = 5.0
 BAR = 20
-
-
-def _migrated(work: Callable[[Database], Awaitable[T]]) -> Callable[[Database], Awaitable[T]]:
-    async def run(db: Database) -> T:
-        if not await is_current(db.engine):
-            raise StoreUnavailableError(
-                "the database is not migrated: run `hotline db upgrade` first"
-            )
-        return await work(db)
-
-    return run
 
 
 def _week(raw: str | None, now: datetime) -> date:
@@ -121,7 +108,7 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
                     )
         return lines
 
-    for line in with_db(_migrated(work)):
+    for line in with_db(work):
         print(line, file=out)
     return 0
 
@@ -150,7 +137,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
                 lines.append(f"unreachable ({c.kind} {c.week:%Y-%m-%d}): {email} on {channel}")
         return lines if runs else ["no digest runs yet: hotline digest send"]
 
-    print("\n".join(with_db(_migrated(work))), file=out)
+    print("\n".join(with_db(work)), file=out)
     return 0
 
 
@@ -163,7 +150,7 @@ def cmd_preview(args: argparse.Namespace, out: TextIO) -> int:
     config = DigestConfig.from_settings(s)
     kb = load_knowledge_base(s.data_dir)
     week = _week(args.week, datetime.now(UTC))
-    shown = with_db(_migrated(lambda db: preview(db, kb, config, args.as_email, week)))
+    shown = with_db(lambda db: preview(db, kb, config, args.as_email, week))
     if shown is None:
         raise UserFacingError(f"nobody in the directory has the email {args.as_email!r}")
     person = shown.person
@@ -202,7 +189,7 @@ def cmd_subscribers(_args: argparse.Namespace, out: TextIO) -> int:
         lines.append(f"{len(people)} subscribed")
         return lines
 
-    print("\n".join(with_db(_migrated(work))), file=out)
+    print("\n".join(with_db(work)), file=out)
     return 0
 
 
@@ -217,7 +204,7 @@ def _set_subscription(email: str, on: bool, out: TextIO) -> int:
                 raise UserFacingError(f"nobody in the directory has the email {email!r}")
             return await (subscribe if on else unsubscribe)(session, person)
 
-    changed = with_db(_migrated(work))
+    changed = with_db(work)
     state = "subscribed" if on else "unsubscribed"
     print(f"{email}: {state}" + ("" if changed else " (already)"), file=out)
     return 0

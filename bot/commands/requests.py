@@ -76,7 +76,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.escalation.reports import build_report, requests_between
+    from bot.escalation.reports import report_between
 
     tz = settings().tz
     start = parse_time(args.start, tz)
@@ -85,11 +85,12 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         if len(args.end) == 10
         else parse_time(args.end, tz)
     )
+    if end <= start:
+        raise UserFacingError(f"--from {args.start} must come before --to {args.end}")
 
     async def work(db: Database) -> tuple[Any, list[HotlineRequest]]:
         async with db.session() as session:
-            rows = await requests_between(session, start, end)
-        return build_report(rows, start, end), rows
+            return await report_between(session, start, end)
 
     report, rows = with_db(work)
 

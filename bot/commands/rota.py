@@ -66,8 +66,11 @@ def cmd_override(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     from bot.escalation.rota import find_gaps
     from bot.escalation.rota_store import current_rota, overrides_between, reachable_emails
+    from bot.escalation.stated_hours import disagreements
+    from bot.knowledge import load_knowledge_base
 
     tz = settings().tz
+    kb = load_knowledge_base(settings().data_dir)
     start = datetime.now(UTC)
 
     async def work(db: Database) -> list[str]:
@@ -83,6 +86,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
             | {rota.fallback}
         )
         lines = [f"no linked chat account: {email}" for email in named if email not in reachable]
+        lines += disagreements(rota, ((e.id, e.answer) for e in kb.index.entries))
         for gap in find_gaps(rota, overrides, start, args.days, lambda e: e in reachable):
             lines.append(
                 f"gap {gap.starts_at.astimezone(tz):%a %d %b %H:%M} "
@@ -94,7 +98,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     for line in problems:
         print(line, file=out)
     if not problems:
-        print(f"no gaps in the next {args.days} days", file=out)
+        print(f"no gaps in the next {args.days} days; the FAQ states the rota's hours", file=out)
     return 1 if problems else 0
 
 
@@ -114,6 +118,8 @@ def register(sub: Any) -> None:
     override.add_argument("--to", dest="end", required=True)
     override.add_argument("--role", default="primary", choices=("primary", "backup"))
     override.set_defaults(func=cmd_override)
-    check = rota.add_parser("check", help="list gaps and unreachable staff")
+    check = rota.add_parser(
+        "check", help="list gaps, unreachable staff and FAQ answers that state other hours"
+    )
     check.add_argument("--days", type=int, default=14)
     check.set_defaults(func=cmd_check)

@@ -10,14 +10,24 @@ from bot.commands.common import settings, with_db
 
 
 def cmd_db_upgrade(_args: argparse.Namespace, out: TextIO) -> int:
-    from bot.store import upgrade
+    from bot.store import upgrade_engine
     from bot.store.db import check_sqlite_file, sqlite_path
 
     s = settings()
+    path = sqlite_path(s.db_url)
+    created = path is not None and not path.exists()
     check_sqlite_file(s.db_url)
-    upgrade(s.db_url)
-    where = sqlite_path(s.db_url) or s.db_url.render_as_string(hide_password=True)
-    print(f"database is up to date ({where})", file=out)
+    done = with_db(lambda db: upgrade_engine(db.engine), migrated=False)
+    where = path or s.db_url.render_as_string(hide_password=True)
+    if created:
+        message = f"created the database {where} and applied migrations up to {done.after}"
+    elif done.before is None:
+        message = f"migrated a new (empty) database {where} up to {done.after}"
+    elif done.before == done.after:
+        message = f"database already up to date at {done.after} ({where})"
+    else:
+        message = f"upgraded the database {where} from {done.before} to {done.after}"
+    print(message, file=out)
     return 0
 
 

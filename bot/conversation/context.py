@@ -27,6 +27,7 @@ class Deps:
     escalation: EscalationConfig
     hotline_phone: str
     timezone: ZoneInfo
+    out_of_hours_phone: str = ""  # answered when the hotline is closed (never the hotline)
     clock: Callable[[], datetime] = utcnow
     # called after a commit that queued outbound messages, to send them without waiting a tick
     on_queued: Callable[[], None] = field(default=_nothing)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.conversation import texts
 from bot.conversation.context import Context, Deps
-from bot.conversation.staff import StaffCommand
+from bot.conversation.staff import Command, StaffCommand, by_name
 from bot.conversation.types import Reply
 from bot.digest.compose import event_when
 from bot.digest.content import parse_when
@@ -86,4 +86,10 @@ MEMBER_COMMANDS: dict[str, StaffCommand] = {
     "/subscribe": subscribe_cmd,
     "/unsubscribe": unsubscribe_cmd,
 }
-STAFF_COMMANDS: dict[str, StaffCommand] = {"/news": news_cmd, "/event": event_cmd}
+STAFF: tuple[Command, ...] = (
+    Command("/news", "/news TITLE | TEXT", "news for the next weekly digest", news_cmd),
+    Command(
+        "/event", "/event DATE | TITLE | TEXT", "an event for the coming weekly digests", event_cmd
+    ),
+)
+STAFF_COMMANDS: dict[str, StaffCommand] = by_name(STAFF)

@@ -20,31 +20,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import digest_commands, staff, texts
 from bot.conversation.context import Context, Deps
-from bot.conversation.emergency import (
-    is_emergency,
-    is_member,
-    open_request_note,
-    raise_emergency,
-    urgent_prompt,
-)
+from bot.conversation.emergency import cant_wait, is_member, raise_emergency, urgent_prompt
 from bot.conversation.linking import (
     first_delivery,
     invite_code_in,
     link_from_profile,
     link_with_code,
 )
+from bot.conversation.open_requests import add_or_new, attach, replied_request, still_open_note
 from bot.conversation.ports import ProfileLookup
 from bot.conversation.questions import log_question, own_question, record_feedback
 from bot.conversation.ratelimit import RateLimiter
+from bot.conversation.staff_help import staff_help
 from bot.conversation.types import Button, IncomingMessage, Reply
 from bot.directory.identities import identify_with_open_request
 from bot.errors import StoreUnavailableError, UserFacingError
 from bot.escalation import open_support_request, request_for_question
-from bot.escalation.hotline import member_follow_up, post_support_request
+from bot.escalation.hotline import open_requests_of, post_support_request
 from bot.escalation.outbox import QUEUED
+from bot.escalation.rota_store import current_rota
 from bot.knowledge import Band, MatchResult
 from bot.store.db import Database
-from bot.store.models import Person, QuestionLog
+from bot.store.models import HotlineRequest, Person, QuestionLog, RequestKind
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +94,9 @@ class Dispatcher:
             "pass": self._act_pass_on,
             "nopass": self._act_no_pass,
             "urg": self._act_urgent,
+            "add": self._act_add,
+            "new": self._act_new,
+            "wake": self._act_wake,
         }
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
@@ -213,20 +213,36 @@ class Dispatcher:
         log.info("question id=%s band=%s match=%s", question.id, result.band, question.matched_id)
         if not is_member(ctx.person):
             return [self._reply_for(result, question)]
-        request, owner = await open_request_note(self.deps, ctx)
-        if request is not None and (is_emergency(request) or result.band is not Band.ANSWER):
-            # Someone is already on it: keep the conversation with them, not with the FAQ.
-            await member_follow_up(
-                ctx.session, request, ctx.person, text, ctx.now, self.deps.escalation
-            )
-            return [Reply(texts.FOLLOW_UP_ADDED.format(reference=request.reference, owner=owner))]
-        if self.deps.urgency.detect(text).urgent:
-            return [urgent_prompt(question)]
-        reply = self._reply_for(result, question)
-        if request is not None:
-            note = texts.OPEN_REQUEST_NOTE.format(reference=request.reference, owner=owner)
-            reply = Reply(f"{reply.text}\n\n{note}", reply.buttons)
-        return [reply]
+        # Every message is read for urgency, whatever is open: an open request never swallows
+        # a new emergency.
+        open_requests = (
+            await open_requests_of(ctx.session, ctx.person) if ctx.may_have_open_request else []
+        )
+        urgency = self.deps.urgency.detect(text)
+        if urgency.urgent and await self._is_new_emergency(ctx, urgency.category, open_requests):
+            return [urgent_prompt(question, open_requests)]
+        if not open_requests:
+            return [self._reply_for(result, question)]
+        replied = await replied_request(ctx.session, ctx.message, open_requests)
+        if replied is not None:
+            return [await self._attach(ctx, replied, text)]
+        if result.band is Band.ANSWER:
+            reply = self._reply_for(result, question)
+            return [Reply(f"{reply.text}\n\n{still_open_note(open_requests)}", reply.buttons)]
+        return [add_or_new(question, open_requests)]
+
+    async def _is_new_emergency(
+        self, ctx: Context, category: str | None, open_requests: list[HotlineRequest]
+    ) -> bool:
+        """Urgent in a category no open request has, or in one that wakes someone at once
+        (the rota's list): a new emergency, never a follow-up by guesswork."""
+        if category not in {r.category for r in open_requests}:
+            return True
+        rota = await current_rota(ctx.session)
+        return rota is None or rota.wakes(category)
+
+    async def _attach(self, ctx: Context, request: HotlineRequest, text: str) -> Reply:
+        return await attach(ctx.session, request, ctx.person, text, ctx.now, self.deps.escalation)
 
     def _reply_for(self, result: MatchResult, question: QuestionLog) -> Reply:
         if result.band is Band.ANSWER and result.answer_id:
@@ -277,7 +293,9 @@ class Dispatcher:
             )
         ]
 
-    async def _cmd_help(self, _ctx: Context, _rest: str) -> list[Reply]:
+    async def _cmd_help(self, ctx: Context, _rest: str) -> list[Reply]:
+        if ctx.person.is_staff:
+            return [Reply(staff_help())]
         return [Reply(texts.HELP.format(phone=self.config.hotline_phone))]
 
     async def _cmd_human(self, ctx: Context, rest: str) -> list[Reply]:
@@ -287,6 +305,12 @@ class Dispatcher:
         if not is_member(ctx.person):
             return [Reply(texts.MEMBERS_ONLY.format(command=EMERGENCY_COMMAND))]
         return await raise_emergency(self.deps, ctx, rest or texts.EMERGENCY_NO_TEXT)
+
+    async def _own_request(self, ctx: Context, raw_id: str) -> HotlineRequest:
+        request = await ctx.session.get(HotlineRequest, int(raw_id)) if raw_id.isdigit() else None
+        if request is None or request.person_id != ctx.person.id:
+            raise UserFacingError(texts.STALE_BUTTON)
+        return request
 
     async def _pass_on(self, ctx: Context, text: str, question: QuestionLog | None) -> Reply:
         request = await open_support_request(
@@ -390,11 +414,41 @@ class Dispatcher:
         raw_id, _, choice = args.partition(":")
         question = await self._question(ctx, raw_id)
         if choice == "y":
+            earlier = await request_for_question(ctx.session, question.id)
+            if earlier is not None:  # the button pressed twice: one emergency, not two
+                return [Reply(texts.ALREADY_RAISED.format(reference=earlier.reference))]
             return [
                 Reply(texts.CHOSE_ALERT, edit=True),
-                *await raise_emergency(self.deps, ctx, question.text),
+                # The member chose a new emergency: never merged into one already open.
+                *await raise_emergency(
+                    self.deps, ctx, question.text, join_recent=False, question_id=question.id
+                ),
             ]
         return [
             Reply(texts.CHOSE_ANSWER, edit=True),
             self._reply_for(self.kb.match(question.text), question),
         ]
+
+    async def _act_add(self, ctx: Context, args: str) -> list[Reply]:
+        raw_id, _, raw_request = args.partition(":")
+        question = await self._question(ctx, raw_id)
+        request = await self._own_request(ctx, raw_request)
+        if not request.is_open:
+            return [
+                Reply(texts.NO_LONGER_OPEN.format(reference=request.reference), edit=True),
+                self._reply_for(self.kb.match(question.text), question),
+            ]
+        return [replace(await self._attach(ctx, request, question.text), edit=True)]
+
+    async def _act_new(self, ctx: Context, args: str) -> list[Reply]:
+        question = await self._question(ctx, args)
+        chosen = Reply(texts.CHOSE_NEW, edit=True)
+        if self.deps.urgency.detect(question.text).urgent:
+            return [chosen, urgent_prompt(question)]
+        return [chosen, self._reply_for(self.kb.match(question.text), question)]
+
+    async def _act_wake(self, ctx: Context, args: str) -> list[Reply]:
+        request = await self._own_request(ctx, args)
+        if request.kind is not RequestKind.EMERGENCY:
+            return [Reply(texts.STALE_BUTTON)]
+        return await cant_wait(self.deps, ctx, request)

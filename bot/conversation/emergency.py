@@ -1,12 +1,15 @@
-"""Member flows around hotline requests: /emergency, "this sounds urgent" and open requests.
+"""Member flows around emergencies: /emergency, "this sounds urgent", "It can't wait".
 
 The reference is only shown after the request row is committed; if the commit fails the member
-is told to phone, never that the request was logged.
+is told to phone, never that the request was logged. What the member is told about who was
+alerted is read back from the rows the step committed (the step's timeline event and its ping
+rows), so it can never claim more than was done.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -14,32 +17,58 @@ from bot.conversation import texts
 from bot.conversation.context import Context, Deps
 from bot.conversation.types import Button, Reply
 from bot.errors import StoreUnavailableError
-from bot.escalation.hotline import open_emergency, open_request_of
-from bot.escalation.policy import Step
-from bot.store.models import HotlineRequest, Person, QuestionLog, RequestKind, Role
+from bot.escalation.categories import FALLBACK
+from bot.escalation.hotline import open_emergency, pings_of_step, wake_held
+from bot.escalation.rota_store import rota_and_duty
+from bot.escalation.timeline import last_step
+from bot.store.models import HotlineRequest, Person, QuestionLog, RequestStatus, Role
 
 log = logging.getLogger(__name__)
 
-FALLBACK_CATEGORY = "other-urgent"
+STORE_ERRORS = (SQLAlchemyError, StoreUnavailableError, OSError)
 
 
 def is_member(person: Person) -> bool:
     return person.role is Role.MEMBER
 
 
-def urgent_prompt(question: QuestionLog) -> Reply:
+def references(requests: Sequence[HotlineRequest]) -> str:
+    refs = [r.reference or "?" for r in requests]
+    return refs[0] if len(refs) == 1 else ", ".join(refs[:-1]) + " and " + refs[-1]
+
+
+def urgent_prompt(question: QuestionLog, open_requests: Sequence[HotlineRequest] = ()) -> Reply:
+    """The confirm question. With requests open, it also offers to add the message to one of
+    them, so the member decides; nothing urgent is attached by guesswork."""
+    add = tuple(
+        Button(texts.ADD_TO.format(reference=r.reference), f"add:{question.id}:{r.id}")
+        for r in open_requests
+    )
+    text = (
+        texts.SOUNDS_URGENT_OPEN.format(references=references(open_requests))
+        if open_requests
+        else texts.SOUNDS_URGENT
+    )
     return Reply(
-        texts.SOUNDS_URGENT,
+        text,
         (
             Button(texts.ALERT_NOW, f"urg:{question.id}:y"),
+            *add,
             Button(texts.JUST_ANSWER, f"urg:{question.id}:n"),
         ),
     )
 
 
-async def raise_emergency(deps: Deps, ctx: Context, text: str) -> list[Reply]:
+async def raise_emergency(
+    deps: Deps,
+    ctx: Context,
+    text: str,
+    *,
+    join_recent: bool = True,
+    question_id: int | None = None,
+) -> list[Reply]:
     detected = deps.urgency.detect(text)
-    category = detected.category or FALLBACK_CATEGORY
+    category = detected.category or FALLBACK
     try:
         opened = await open_emergency(
             ctx.session,
@@ -50,10 +79,16 @@ async def raise_emergency(deps: Deps, ctx: Context, text: str) -> list[Reply]:
             category,
             ctx.now,
             deps.escalation,
+            join_recent=join_recent,
+            thread_ref=ctx.message.thread_ref,
+            question_id=question_id,
         )
         request = opened.request
+        # Read back from the rows the step wrote, and shown only once they are committed.
+        told = await outcome(deps, ctx, request) if opened.created else None
+        closed = told is not None and not await _in_hours(ctx)
         await ctx.session.commit()
-    except (SQLAlchemyError, StoreUnavailableError, OSError):
+    except STORE_ERRORS:
         log.exception(
             "emergency not logged channel=%s chat=%s", ctx.message.channel, ctx.message.chat_id
         )
@@ -62,45 +97,95 @@ async def raise_emergency(deps: Deps, ctx: Context, text: str) -> list[Reply]:
     log.info(
         "emergency request=%s created=%s category=%s", request.id, opened.created, request.category
     )
-    if not opened.created:
+    if told is None:
         return [Reply(texts.EMERGENCY_ADDED.format(reference=request.reference))]
-    return [Reply(_logged_text(deps, request, held=opened.step is Step.HELD))]
-
-
-def _logged_text(deps: Deps, request: HotlineRequest, held: bool) -> str:
     parts: list[str] = []
-    category = deps.urgency.categories.get(request.category or "")
-    if category is not None and category.danger_first:
+    urgency_category = deps.urgency.categories.get(request.category or "")
+    if urgency_category is not None and urgency_category.danger_first:
         parts.append(texts.DANGER_FIRST)
-    if held and request.next_escalation_at is not None:
-        opens = request.next_escalation_at.astimezone(deps.timezone).strftime("%A %d %B at %H:%M")
-        parts.append(
-            texts.EMERGENCY_OUT_OF_HOURS.format(
-                reference=request.reference, opens=opens, phone=deps.hotline_phone
+    parts.append(told.text)
+    guidance = guidance_for(deps, text, request.category)
+    if guidance is not None:
+        parts.append(f"{texts.GUIDANCE_HEADER} {guidance}")
+        if closed:  # the guidance may point to the hotline, which is closed now
+            parts.append(texts.OUT_OF_HOURS_LINE.format(out_of_hours=_out_of_hours(deps)))
+    return [Reply("\n\n".join(parts), told.buttons)]
+
+
+def guidance_for(deps: Deps, text: str, category: str | None) -> str | None:
+    """The answer of the category's guidance entry that the message matches best (by the FAQ
+    matcher), or its first; never an entry written for another category."""
+    found = deps.urgency.categories.get(category or "")
+    if found is None or not found.guidance:
+        return None
+    best = deps.kb.best_of(text, found.guidance) or found.guidance[0]
+    entry = deps.kb.entry(best)
+    return entry.answer if entry is not None else None
+
+
+async def cant_wait(deps: Deps, ctx: Context, request: HotlineRequest) -> list[Reply]:
+    """The member of a request held out of hours asks for someone now. Pressed again, or after
+    the hotline opened, it says where the request stands instead."""
+    await wake_held(ctx.session, request, ctx.person, ctx.now, deps.escalation)
+    told = await outcome(deps, ctx, request)
+    await ctx.session.commit()
+    return [Reply(texts.CHOSE_CANT_WAIT, edit=True), told]
+
+
+async def outcome(deps: Deps, ctx: Context, request: HotlineRequest) -> Reply:
+    """What the member is told: read from the committed step, not from what was intended."""
+    session = ctx.session
+    step = await last_step(session, request.id)
+    in_hours = await _in_hours(ctx)
+    if request.status is not RequestStatus.OPEN:
+        owner = await session.get(Person, request.acknowledged_by_id or 0)
+        name = owner.name if owner else texts.THE_TEAM
+        said = (
+            texts.MEMBER_RESOLVED
+            if request.status is RequestStatus.RESOLVED
+            else texts.MEMBER_ACKNOWLEDGED
+        )
+        return Reply(said.format(name=name, reference=request.reference))
+    if step is not None and step.kind == "out_of_hours" and request.level == 0:
+        opens = request.next_escalation_at
+        when = opens.astimezone(deps.timezone).strftime("%A %d %B at %H:%M") if opens else "soon"
+        return Reply(
+            texts.EMERGENCY_HELD.format(
+                reference=request.reference, opens=when, out_of_hours=_out_of_hours(deps)
+            ),
+            (Button(texts.CANT_WAIT, f"wake:{request.id}"),),
+        )
+    if step is not None and step.kind == "level_pinged" and await pings_of_step(session, request):
+        phone_line = (
+            texts.HOTLINE_LINE.format(phone=deps.hotline_phone)
+            if in_hours
+            else texts.OUT_OF_HOURS_LINE.format(out_of_hours=_out_of_hours(deps))
+        )
+        return Reply(
+            texts.EMERGENCY_ALERTING.format(
+                reference=request.reference,
+                who=texts.MEMBER_LEVELS.get(request.level, texts.MEMBER_LEVELS[1]),
+                phone_line=phone_line,
             )
         )
-    else:
-        parts.append(
-            texts.EMERGENCY_LOGGED.format(reference=request.reference, phone=deps.hotline_phone)
+    return Reply(
+        texts.EMERGENCY_NOBODY.format(
+            reference=request.reference, phone=_phone_now(deps, in_hours=in_hours)
         )
-    entry = deps.kb.entry(category.guidance) if category is not None else None
-    if entry is not None:
-        parts.append(f"{texts.GUIDANCE_HEADER} {entry.answer}")
-    return "\n\n".join(parts)
+    )
 
 
-async def open_request_note(deps: Deps, ctx: Context) -> tuple[HotlineRequest | None, str]:
-    if not ctx.may_have_open_request:
-        return None, ""
-    request = await open_request_of(ctx.session, ctx.person)
-    if request is None:
-        return None, ""
-    owner = texts.THE_TEAM
-    if request.acknowledged_by_id is not None:
-        who = await ctx.session.get(Person, request.acknowledged_by_id)
-        owner = who.name if who else owner
-    return request, owner
+async def _in_hours(ctx: Context) -> bool:
+    found = await rota_and_duty(ctx.session, ctx.now)
+    return found[1].in_hours if found is not None else True
 
 
-def is_emergency(request: HotlineRequest) -> bool:
-    return request.kind is RequestKind.EMERGENCY
+def _out_of_hours(deps: Deps) -> str:
+    if deps.out_of_hours_phone:
+        return texts.OUT_OF_HOURS_NUMBER.format(phone=deps.out_of_hours_phone)
+    return texts.OUT_OF_HOURS_UNKNOWN
+
+
+def _phone_now(deps: Deps, *, in_hours: bool) -> str:
+    """A number that is answered now: never the hotline when it is closed."""
+    return f"the hotline on {deps.hotline_phone}" if in_hours else _out_of_hours(deps)

@@ -1,9 +1,11 @@
 """Staff commands and buttons: /oncall, /open, /ack, /resolve, /note, /reply; Acknowledge and
-Resolve. Members get a clear refusal; a bad or unknown reference gets a clear message."""
+Resolve. Members get a clear refusal; a bad or unknown reference gets a clear message, a missing
+one the command's usage and the references it could take."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -26,6 +28,21 @@ from bot.escalation.rota_store import duty_now
 from bot.store.models import HotlineRequest, Person, RequestStatus
 
 StaffCommand = Callable[[Deps, Context, str], Awaitable[list[Reply]]]
+USAGE_REFERENCES = 5  # open references listed when a command is missing its reference
+
+
+@dataclass(frozen=True)
+class Command:
+    """A staff command as /help lists it: what to type, what it does (one line), its handler."""
+
+    name: str
+    usage: str
+    does: str
+    run: StaffCommand
+
+
+def by_name(commands: tuple[Command, ...]) -> dict[str, StaffCommand]:
+    return {c.name: c.run for c in commands}
 
 
 def _age(since: datetime, now: datetime) -> str:
@@ -99,8 +116,39 @@ async def open_list(deps: Deps, ctx: Context, _rest: str) -> list[Reply]:
     return [Reply("\n".join(lines))]
 
 
+async def _usage(ctx: Context, name: str) -> list[Reply]:
+    """A command sent without its reference: how to use it, and the references it could take
+    (for /ack the requests nobody has yet, for the others the caller's own)."""
+    usage = texts.REFERENCE_USAGE.format(usage=next(c.usage for c in STAFF if c.name == name))
+    if name == "/ack":
+        which = [HotlineRequest.status == RequestStatus.OPEN]
+        listed = texts.WAITING_REFERENCES
+    else:
+        which = [
+            HotlineRequest.status == RequestStatus.ACKNOWLEDGED,
+            HotlineRequest.acknowledged_by_id == ctx.person.id,
+        ]
+        listed = texts.YOUR_REFERENCES
+    references = await ctx.session.scalars(
+        select(HotlineRequest.reference)
+        .where(*which, HotlineRequest.reference.is_not(None))
+        .order_by(HotlineRequest.created_at)
+        .limit(USAGE_REFERENCES + 1)
+    )
+    found = [r for r in references if r]
+    if not found:
+        return [Reply(f"{usage} {texts.SEE_OPEN}")]
+    shown = ", ".join(found[:USAGE_REFERENCES])
+    if len(found) > USAGE_REFERENCES:
+        shown += texts.AND_MORE
+    return [Reply(f"{usage} {listed.format(references=shown)}")]
+
+
 async def ack(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
-    return [Reply(await _acknowledge(deps, ctx, await _request(ctx, rest.split(" ", 1)[0])))]
+    raw = rest.split(" ", 1)[0]
+    if not raw:
+        return await _usage(ctx, "/ack")
+    return [Reply(await _acknowledge(deps, ctx, await _request(ctx, raw)))]
 
 
 async def _acknowledge(deps: Deps, ctx: Context, request: HotlineRequest) -> str:
@@ -116,6 +164,8 @@ async def _acknowledge(deps: Deps, ctx: Context, request: HotlineRequest) -> str
 
 async def resolve_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
     raw, _, note = rest.partition(" ")
+    if not raw:
+        return await _usage(ctx, "/resolve")
     request = await _request(ctx, raw)
     if not note.strip():
         return [Reply(texts.RESOLVE_NEEDS_NOTE.format(reference=request.reference))]
@@ -125,6 +175,8 @@ async def resolve_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
 
 async def note_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
     raw, _, note = rest.partition(" ")
+    if not raw:
+        return await _usage(ctx, "/note")
     request = await _request(ctx, raw)
     if not note.strip():
         return [Reply(texts.USAGE.format(usage="/note HL-2026-0042 what you did or found"))]
@@ -133,6 +185,8 @@ async def note_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
 
 async def reply_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
     raw, _, text = rest.partition(" ")
+    if not raw:
+        return await _usage(ctx, "/reply")
     request = await _request(ctx, raw)
     if not text.strip():
         return [Reply(texts.USAGE.format(usage="/reply HL-2026-0042 your answer to the member"))]
@@ -169,12 +223,15 @@ async def resolve_button(deps: Deps, ctx: Context, raw_id: str) -> list[Reply]:
     return [Reply(texts.RESOLVE_NEEDS_NOTE.format(reference=request.reference))]
 
 
-COMMANDS: dict[str, StaffCommand] = {
-    "/oncall": oncall,
-    "/open": open_list,
-    "/ack": ack,
-    "/resolve": resolve_cmd,
-    "/note": note_cmd,
-    "/reply": reply_cmd,
-}
+STAFF: tuple[Command, ...] = (
+    Command("/oncall", "/oncall", "who is on duty now", oncall),
+    Command("/open", "/open", "the requests not resolved yet", open_list),
+    Command("/ack", "/ack REF", "take a request; the member is told you have it", ack),
+    Command(
+        "/resolve", "/resolve REF NOTE", "close a request with a note of what was done", resolve_cmd
+    ),
+    Command("/note", "/note REF TEXT", "add a note to a request's timeline", note_cmd),
+    Command("/reply", "/reply REF TEXT", "send the member an answer", reply_cmd),
+)
+COMMANDS: dict[str, StaffCommand] = by_name(STAFF)
 BUTTONS: dict[str, StaffCommand] = {"ack": ack_button, "res": resolve_button}

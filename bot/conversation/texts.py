@@ -66,16 +66,37 @@ DANGER_FIRST = "If anyone is in immediate danger, call 999 now."
 SOUNDS_URGENT = "This sounds urgent: shall I alert the duty officer now?"
 ALERT_NOW = "Yes, alert now"
 JUST_ANSWER = "No, just answer"
-EMERGENCY_LOGGED = (
-    "I've logged this as an emergency (reference {reference}) and alerted the duty officer, who "
-    "will call you back. You can also phone the hotline on {phone}."
+EMERGENCY_ALERTING = (
+    "I've logged this as an emergency (reference {reference}) and I'm alerting {who} by chat "
+    "now. I'll tell you here as soon as someone has it, and I'll keep alerting the duty rota "
+    "until someone does. {phone_line}"
 )
-EMERGENCY_OUT_OF_HOURS = (
-    "I've logged this as an emergency (reference {reference}). The hotline is closed now, so the "
-    "duty officer will pick it up from {opens}. If it can't wait, phone the hotline on {phone}."
+EMERGENCY_HELD = (
+    "I've logged this as an emergency (reference {reference}). The hotline is closed now, so "
+    "nobody has been alerted yet: the duty officer will pick it up when it opens, {opens}. "
+    "If it can't wait until then, press \"It can't wait\" and I'll alert the senior manager on "
+    "call now, or phone {out_of_hours}."
 )
+EMERGENCY_NOBODY = (
+    "I've logged this as an emergency (reference {reference}), but I could not reach anyone on "
+    "the duty rota by chat, so nobody has been alerted. Please phone {phone} now. If anyone is in "
+    "immediate danger, call 999."
+)
+CANT_WAIT = "It can't wait"
+CHOSE_CANT_WAIT = "You chose: it can't wait."
+HOTLINE_LINE = "You can also phone the hotline on {phone}."
+OUT_OF_HOURS_LINE = "The hotline is closed now; for help by phone call {out_of_hours}."
+OUT_OF_HOURS_NUMBER = "the out-of-hours line on {phone}"
+OUT_OF_HOURS_UNKNOWN = "your local authority's out-of-hours emergency duty team"
+# Who was pinged, by rota level, as the member is told
+MEMBER_LEVELS = {
+    1: "the duty officer",
+    2: "the backup duty officer",
+    3: "the senior manager on call",
+}
+ALREADY_RAISED = "You've already raised this: it is emergency {reference}."
 EMERGENCY_ADDED = (
-    "I've added this to your emergency request {reference}; the duty officer will see it."
+    "I've added this to your emergency request {reference}, which was opened moments ago."
 )
 STORE_DOWN_EMERGENCY = (
     "Sorry, I could not log this request because of a fault on my side, so nobody has been "
@@ -87,8 +108,20 @@ UNKNOWN_SENDER_EMERGENCY = (
     "To link this account, ask the Partnership office for an invitation code."
 )
 GUIDANCE_HEADER = "While you wait:"
-FOLLOW_UP_ADDED = "I've added this to your request {reference}; {owner} will see it."
-OPEN_REQUEST_NOTE = "(Your request {reference} is still open; {owner} will reply here.)"
+FOLLOW_UP_ADDED = "I've added this to your request {reference}. {state}"
+FOLLOW_UP_OWNER = "{name} has your request and will see it."
+FOLLOW_UP_PINGED = "I've passed it on to the staff alerted about it; nobody has picked it up yet."
+FOLLOW_UP_WAITING = "It's on the request's record; nobody has picked the request up yet."
+OPEN_REQUEST_NOTE = "(Your request {references} is still open.)"
+OPEN_REQUESTS_NOTE = "(Your requests {references} are still open.)"
+ADD_OR_NEW = "Add this to {references}, or is it something new?"
+ADD_TO = "Add to {reference}"
+SOMETHING_NEW = "Something new"
+NO_LONGER_OPEN = "{reference} has been closed since, so I haven't added this to it."
+SOUNDS_URGENT_OPEN = (
+    "This sounds urgent: shall I alert the duty officer now, as a new emergency? (Your request "
+    "{references} is still open.)"
+)
 THE_TEAM = "the Partnership team"
 
 # Members: updates about their request (sent through the outbox)
@@ -125,9 +158,10 @@ FOLLOW_UP = "{reference}: {member} adds:\n{text}"
 SUPPORT_POST = (
     "Support request {reference} from {member}:\n{text}\nReply with /reply {reference} YOUR ANSWER."
 )
-NO_ROTA_ALERT = "{reference}: no duty rota is loaded, so nobody was pinged. Phone the school now."
+NO_ROTA_ALERT = "⚠ {reference}: no duty rota is loaded, so nobody was pinged. Phone the school now."
 NOBODY_REACHABLE = (
-    "{reference}: nobody on the rota, not even the fallback, has a reachable chat account."
+    "⚠ {reference}: nobody on the rota, not even the fallback, could be reached by chat. "
+    "Phone the school now."
 )
 STAFF_ONLY = "Sorry, {command} is for Partnership staff only."
 BAD_REFERENCE = (
@@ -141,6 +175,19 @@ NOBODY_ON_DUTY = (
 ON_DUTY = "On duty now: primary {primary}, backup {backup}; fallback {fallback}."
 NO_ROTA = "No duty rota is loaded yet (hotline rota import FILE)."
 NO_OPEN_REQUESTS = "No open requests."
+STAFF_HELP = (
+    "Staff commands (REF is a request reference like HL-2026-0042):\n"
+    "{commands}\n"
+    "/subscribe or /unsubscribe: the weekly hotline summary\n"
+    "/help: this message\n"
+    "Pings come with Acknowledge and Resolve buttons. Ask me a question to see what a member "
+    "would get."
+)
+REFERENCE_USAGE = "Usage: {usage}, where REF is a request reference like HL-2026-0042."
+WAITING_REFERENCES = "Not acknowledged yet: {references}."
+YOUR_REFERENCES = "Acknowledged by you and not resolved yet: {references}."
+AND_MORE = " and more (send /open)"
+SEE_OPEN = "Send /open to list the open requests."
 
 
 def claim_button(request_id: int) -> Button:
@@ -164,6 +211,7 @@ BAD_INVITE_CODE = (
 )
 CHOSE_ALERT = "You chose: alert the duty officer."
 CHOSE_ANSWER = "You chose: just the answer."
+CHOSE_NEW = "You chose: something new."
 
 # Digest
 DIGEST_HEADER = "Good morning {name}! Your weekly update from the Partnership, {date}."

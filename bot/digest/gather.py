@@ -19,7 +19,7 @@ from bot.digest.compose import OpenRequestLine, Recipient, StaffWeek, WeekConten
 from bot.digest.content_store import events_between, news_between
 from bot.digest.faq_changes import changes_between
 from bot.digest.subscriptions import DELIVERY_PREFIX
-from bot.escalation.reports import build_report, requests_between
+from bot.escalation.reports import report_between
 from bot.knowledge import Band, KnowledgeBase
 from bot.store.models import (
     AnswerFeedback,
@@ -135,7 +135,7 @@ async def staff_week(
 ) -> StaffWeek:
     """The team's figures for [start, end): requests, response times, what is still open, the
     questions the FAQ could not answer and the answers marked not helpful."""
-    report = build_report(await requests_between(session, start, end), start, end)
+    report, _ = await report_between(session, start, end)
     open_rows = await session.scalars(
         select(HotlineRequest)
         .where(HotlineRequest.status != RequestStatus.RESOLVED, HotlineRequest.created_at < end)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -27,6 +27,7 @@ from bot.escalation.policy import (
     notify_people,
 )
 from bot.escalation.requests import new_request
+from bot.escalation.rota_store import current_rota
 from bot.escalation.timeline import add_event
 from bot.store.models import (
     HotlineRequest,
@@ -69,8 +70,8 @@ async def by_reference(session: AsyncSession, raw: str) -> HotlineRequest | None
     )
 
 
-async def open_request_of(session: AsyncSession, person: Person) -> HotlineRequest | None:
-    """The person's most recent unresolved request, emergencies first."""
+async def open_requests_of(session: AsyncSession, person: Person) -> list[HotlineRequest]:
+    """The person's unresolved requests, emergencies first, newest first."""
     # Explicit, not by the kind's text: "support" sorts after "emergency".
     emergency_first = case((HotlineRequest.kind == RequestKind.EMERGENCY, 0), else_=1)
     rows = await session.scalars(
@@ -78,10 +79,33 @@ async def open_request_of(session: AsyncSession, person: Person) -> HotlineReque
         .where(
             HotlineRequest.person_id == person.id, HotlineRequest.status != RequestStatus.RESOLVED
         )
-        .order_by(emergency_first, HotlineRequest.created_at.desc())
+        .order_by(emergency_first, HotlineRequest.created_at.desc(), HotlineRequest.id.desc())
+    )
+    return list(rows)
+
+
+async def request_sent_as(
+    session: AsyncSession, channel: str, sent_ref: str
+) -> HotlineRequest | None:
+    """The request an outbound message (a ping, a staff reply) that the platform accepted as
+    `sent_ref` belongs to, or the request whose thread that is."""
+    request_id = await session.scalar(
+        select(OutboundMessage.request_id)
+        .where(
+            OutboundMessage.channel == channel,
+            OutboundMessage.sent_ref == sent_ref,
+            OutboundMessage.request_id.is_not(None),
+        )
         .limit(1)
     )
-    return rows.first()
+    if request_id is not None:
+        return await session.get(HotlineRequest, request_id)
+    return await session.scalar(
+        select(HotlineRequest)
+        .where(HotlineRequest.channel == channel, HotlineRequest.thread_ref == sent_ref)
+        .order_by(HotlineRequest.id.desc())
+        .limit(1)
+    )
 
 
 async def open_emergency(
@@ -93,28 +117,74 @@ async def open_emergency(
     category: str,
     now: datetime,
     config: EscalationConfig,
+    *,
+    join_recent: bool = True,
+    thread_ref: str | None = None,
+    question_id: int | None = None,
 ) -> Opened:
-    recent = await session.scalar(
-        select(HotlineRequest)
-        .where(
-            HotlineRequest.person_id == person.id,
-            HotlineRequest.kind == RequestKind.EMERGENCY,
-            HotlineRequest.status != RequestStatus.RESOLVED,
-            HotlineRequest.created_at >= now - config.duplicate_window,
-        )
-        .order_by(HotlineRequest.created_at.desc())
-        .limit(1)
+    """A new emergency and its first step. With `join_recent`, a second message about the same
+    thing moments later (same category, within the duplicate window) joins the first, unless
+    its category is one that wakes someone at once: those are never merged by guesswork."""
+    recent = (
+        await _recent_duplicate(session, person, category, now, config) if join_recent else None
     )
     if recent is not None:
         event = add_event(session, recent.id, "message_added", text, person.id, now)
         await _relay_follow_up(session, recent, person, text, event, now, config)
         return Opened(recent, created=False)
     request = await new_request(
-        session, RequestKind.EMERGENCY, person, channel, chat_id, text, now, category=category
+        session,
+        RequestKind.EMERGENCY,
+        person,
+        channel,
+        chat_id,
+        text,
+        now,
+        category=category,
+        question_id=question_id,
     )
+    request.thread_ref = thread_ref
     add_event(session, request.id, "opened", f"{category}: {text}", person.id, now)
     step = await escalate(session, request, now, config)
     return Opened(request, created=True, step=step)
+
+
+async def _recent_duplicate(
+    session: AsyncSession, person: Person, category: str, now: datetime, config: EscalationConfig
+) -> HotlineRequest | None:
+    rota = await current_rota(session)
+    if rota is None or rota.wakes(category):
+        return None
+    return await session.scalar(
+        select(HotlineRequest)
+        .where(
+            HotlineRequest.person_id == person.id,
+            HotlineRequest.kind == RequestKind.EMERGENCY,
+            HotlineRequest.category == category,
+            HotlineRequest.status != RequestStatus.RESOLVED,
+            HotlineRequest.created_at >= now - config.duplicate_window,
+        )
+        .order_by(HotlineRequest.created_at.desc())
+        .limit(1)
+    )
+
+
+async def wake_held(
+    session: AsyncSession,
+    request: HotlineRequest,
+    member: Person,
+    now: datetime,
+    config: EscalationConfig,
+) -> bool:
+    """The member pressed "It can't wait" on a request held out of hours: ping the fallback now.
+    False when the request is no longer held (someone has it, or it was pinged already)."""
+    if request.status is not RequestStatus.OPEN or request.level > 0:
+        return False
+    add_event(
+        session, request.id, "member_cant_wait", "the member asked for someone now", member.id, now
+    )
+    await escalate(session, request, now, config, wake=True)
+    return True
 
 
 async def post_support_request(
@@ -155,6 +225,19 @@ async def pinged_people(session: AsyncSession, request: HotlineRequest) -> list[
         .distinct()
     )
     return [r for r in rows if r is not None]
+
+
+async def pings_of_step(session: AsyncSession, request: HotlineRequest) -> int:
+    """How many ping rows the request's latest step wrote (one per reachable chat account)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(OutboundMessage)
+        .where(
+            OutboundMessage.request_id == request.id,
+            OutboundMessage.dedupe_key.like(f"ping:{request.id}:{request.steps}:%"),
+        )
+    )
+    return int(count or 0)
 
 
 def _take_ownership(request: HotlineRequest, staff: Person, now: datetime) -> None:

@@ -158,6 +158,9 @@ async def settle(db: Database, claimed: Claimed, result: SendResult, now: dateti
                 )
             case Unreachable(error):
                 row.status, row.last_error = OutboxStatus.UNREACHABLE, error[:300]
+                log.info(
+                    "send unreachable message=%s channel=%s reason=%s", row.id, row.channel, error
+                )
                 if claimed.identity_id is not None:
                     identity = await session.get(Identity, claimed.identity_id)
                     if identity is not None:
@@ -177,12 +180,27 @@ async def settle(db: Database, claimed: Claimed, result: SendResult, now: dateti
                     return  # cancelled while in flight (an unsubscribe): not to be retried
                 if row.attempts >= MAX_ATTEMPTS:
                     row.status = OutboxStatus.FAILED
+                    log.info(
+                        "send given up message=%s channel=%s attempt=%d reason=%s",
+                        row.id,
+                        row.channel,
+                        row.attempts,
+                        error,
+                    )
                 else:
                     row.status = OutboxStatus.PENDING
                     wait = (
                         timedelta(seconds=after_s) if after_s is not None else backoff(row.attempts)
                     )
                     row.next_attempt_at = now + wait
+                    log.info(
+                        "send retried later message=%s channel=%s attempt=%d reason=%s delay=%.1fs",
+                        row.id,
+                        row.channel,
+                        row.attempts,
+                        error,
+                        wait.total_seconds(),
+                    )
                 if row.request_id is not None:
                     outcome = (
                         "gave up"

@@ -18,7 +18,7 @@ from bot.conversation import texts
 from bot.conversation.types import Button, Reply
 from bot.escalation.outbox import enqueue
 from bot.escalation.rota import Duty, next_opening
-from bot.escalation.rota_store import current_rota, duty_now
+from bot.escalation.rota_store import rota_and_duty
 from bot.escalation.timeline import add_event
 from bot.store.models import HotlineRequest, Identity, Person, School
 
@@ -43,7 +43,6 @@ class EscalationConfig:
     duplicate_window: timedelta = timedelta(minutes=10)
     # (channel, chat id) of each staff chat that gets a copy of every ping, one per platform
     staff_chats: tuple[tuple[str, str], ...] = ()
-    always_now: frozenset[str] = frozenset({"safeguarding", "serious-incident"})
     hotline_phone: str = ""
     timezone: tzinfo = UTC  # the partnership's, for times shown to people
 
@@ -60,7 +59,11 @@ async def reachable_identities(session: AsyncSession, email: str | None) -> list
     return list(rows)
 
 
-async def ping_text(session: AsyncSession, request: HotlineRequest, level: int) -> Reply:
+async def ping_text(
+    session: AsyncSession, request: HotlineRequest, level: int, warning: str = ""
+) -> Reply:
+    """What a duty officer needs to act: who, where, what, how to call, and the buttons. A
+    warning (nobody could be pinged) goes first, with the same details."""
     member = await session.get(Person, request.person_id)
     school = await session.get(School, request.school_id) if request.school_id else None
     text = texts.STAFF_PING.format(
@@ -73,7 +76,7 @@ async def ping_text(session: AsyncSession, request: HotlineRequest, level: int) 
         text=request.text,
     )
     return Reply(
-        text,
+        f"{warning}\n{text}" if warning else text,
         (
             Button(texts.ACKNOWLEDGE, f"ack:{request.id}"),
             Button(texts.RESOLVE, f"res:{request.id}"),
@@ -86,22 +89,31 @@ def _level_target(duty: Duty, level: int) -> str | None:
 
 
 async def escalate(
-    session: AsyncSession, request: HotlineRequest, now: datetime, config: EscalationConfig
+    session: AsyncSession,
+    request: HotlineRequest,
+    now: datetime,
+    config: EscalationConfig,
+    *,
+    wake: bool = False,
 ) -> Step:
-    """Take the next step for an open emergency: ping the next reachable level and set its timer."""
-    duty = await duty_now(session, now)
-    if duty is None:
+    """Take the next step for an open emergency: ping the next reachable level and set its timer.
+    Outside hotline hours a first step waits for the opening unless the rota says the category
+    wakes someone, or `wake` (the member pressed "It can't wait")."""
+    found = await rota_and_duty(session, now)
+    if found is None:
         request.steps += 1
         add_event(session, request.id, "no_rota", "no rota imported: nobody can be pinged", at=now)
-        alert = Reply(texts.NO_ROTA_ALERT.format(reference=request.reference))
+        alert = await ping_text(
+            session, request, LAST_LEVEL, texts.NO_ROTA_ALERT.format(reference=request.reference)
+        )
         await copy_to_staff_chat(
             session, config, request, now, alert, f"norota:{request.id}:{request.steps}"
         )
         request.next_escalation_at = now + config.ack_timeout
         return Step.NO_ROTA
-    if not duty.in_hours and request.level == 0 and request.category not in config.always_now:
-        rota = await current_rota(session)
-        opens = next_opening(rota, now) if rota else now
+    rota, duty = found
+    if not duty.in_hours and request.level == 0 and not wake and not rota.wakes(request.category):
+        opens = next_opening(rota, now)
         if opens > now:
             add_event(
                 session, request.id, "out_of_hours", f"held until {opens.isoformat()}", at=now
@@ -136,7 +148,9 @@ async def escalate(
             f"fallback {target} has no reachable chat account",
             at=now,
         )
-        alert = Reply(texts.NOBODY_REACHABLE.format(reference=request.reference))
+        alert = await ping_text(
+            session, request, level, texts.NOBODY_REACHABLE.format(reference=request.reference)
+        )
         await copy_to_staff_chat(
             session, config, request, now, alert, f"nobody:{request.id}:{request.steps}"
         )

@@ -1,11 +1,13 @@
 """Figures for governors: requests by category and school, time to acknowledge and to resolve,
-and how many needed level 2 or 3."""
+and how many needed level 2 or 3 (a level counts when someone there was pinged, not when it was
+skipped for want of a reachable account)."""
 
 from __future__ import annotations
 
+import re
 import statistics
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.store.models import HotlineRequest
+from bot.store.models import HotlineRequest, RequestEvent
+
+# The timeline event written when a level is pinged: "level 2 (backup duty officer): EMAIL".
+PINGED = "level_pinged"
+PINGED_LEVEL = re.compile(r"level (\d+) ")
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,44 @@ async def requests_between(
     return list(rows)
 
 
-def build_report(rows: Sequence[HotlineRequest], start: datetime, end: datetime) -> Report:
+async def levels_pinged(
+    session: AsyncSession, start: datetime, end: datetime
+) -> dict[int, set[int]]:
+    """The rota levels actually pinged for each request created in [start, end), by request id."""
+    rows = await session.execute(
+        select(RequestEvent.request_id, RequestEvent.detail)
+        .join(HotlineRequest, HotlineRequest.id == RequestEvent.request_id)
+        .where(
+            HotlineRequest.created_at >= start,
+            HotlineRequest.created_at < end,
+            RequestEvent.kind == PINGED,
+        )
+    )
+    levels: dict[int, set[int]] = defaultdict(set)
+    for request_id, detail in rows:
+        found = PINGED_LEVEL.match(detail)
+        if found:
+            levels[request_id].add(int(found.group(1)))
+    return dict(levels)
+
+
+async def report_between(
+    session: AsyncSession, start: datetime, end: datetime
+) -> tuple[Report, list[HotlineRequest]]:
+    """The report for requests created in [start, end), and those requests."""
+    rows = await requests_between(session, start, end)
+    pinged = await levels_pinged(session, start, end)
+    return build_report(rows, start, end, pinged), rows
+
+
+def build_report(
+    rows: Sequence[HotlineRequest],
+    start: datetime,
+    end: datetime,
+    pinged: Mapping[int, Collection[int]],
+) -> Report:
+    """`pinged`: the levels pinged for each request id (see `levels_pinged`)."""
+
     def minutes(a: datetime, b: datetime | None) -> float | None:
         return None if b is None else (b - a).total_seconds() / 60
 
@@ -65,6 +108,6 @@ def build_report(rows: Sequence[HotlineRequest], start: datetime, end: datetime)
         ),
         ack_minutes=percentiles(ack),
         resolve_minutes=percentiles(res),
-        reached_level_2=sum(r.level >= 2 for r in rows),
-        reached_level_3=sum(r.level >= 3 for r in rows),
+        reached_level_2=sum(2 in pinged.get(r.id, ()) for r in rows),
+        reached_level_3=sum(3 in pinged.get(r.id, ()) for r in rows),
     )

@@ -20,13 +20,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.errors import DataError
+from bot.escalation.categories import CATEGORIES
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # the directory's rule
 CLOCK = re.compile(r"^(\d\d?):(\d\d)$")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DAY_NUMBERS = {name: n for n, day in enumerate(WEEKDAYS) for name in (day, day[:3])}
 DAY_HINT = "use Mon, Tue, Wed, Thu, Fri, Sat, Sun"
-SECTIONS = ("timezone", "hotline_hours", "fallback", "pattern", "closures")
+WAKE = "wake_out_of_hours"
+SECTIONS = ("timezone", "hotline_hours", "fallback", "pattern", "closures", WAKE)
 SPAN_FIELDS = ("days", "from", "to")
 SHIFT_FIELDS = (*SPAN_FIELDS, "primary", "backup")
 CLOSURE_FIELDS = ("date", "from", "to", "note")
@@ -89,10 +91,17 @@ class Rota:
     pattern: tuple[Shift, ...]
     closures: tuple[Closure, ...]
     fallback: str
+    # Emergency categories that ping the fallback at once outside hotline hours; the others wait
+    # for the next opening. None (the file does not say) wakes someone for every emergency.
+    wake_out_of_hours: frozenset[str] | None = None
+
+    def wakes(self, category: str | None) -> bool:
+        return self.wake_out_of_hours is None or (category or "") in self.wake_out_of_hours
 
     def to_json(self) -> dict[str, object]:
         """The same shape as rota.yaml, so a stored rota reads like the file it came from."""
-        return {
+        wake = {} if self.wake_out_of_hours is None else {WAKE: sorted(self.wake_out_of_hours)}
+        return wake | {
             "timezone": self.timezone.key,
             "hotline_hours": [_span_json(span) for span in self.hotline_hours],
             "fallback": self.fallback,
@@ -481,6 +490,24 @@ def _timezone(data: Mapping[str, object], out: _Problems) -> ZoneInfo | None:
         return None
 
 
+def _wake(data: Mapping[str, object], out: _Problems) -> frozenset[str] | None:
+    if WAKE not in data:
+        return None
+    value = data[WAKE]
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list):
+        out.add((WAKE,), f"expected a list of emergency categories ({', '.join(CATEGORIES)})")
+        return None
+    wake: set[str] = set()
+    for n, item in enumerate(value):
+        if isinstance(item, str) and item.strip() in CATEGORIES:
+            wake.add(item.strip())
+        else:
+            out.add((WAKE, n), f"{item!r} is not one of {', '.join(CATEGORIES)}")
+    return frozenset(wake)
+
+
 def _check_overlaps(shifts: list[tuple[_Path, Shift]], out: _Problems) -> None:
     for n, (path, shift) in enumerate(shifts):
         for earlier_path, earlier in shifts[:n]:
@@ -504,6 +531,7 @@ def _build(data: object, out: _Problems) -> Rota:
     ]
     closures = [_closure(i, p, out) for p, i in _items(data, "closures", out, required=False)]
     _check_overlaps(shifts, out)
+    wake = _wake(data, out)
     if out.problems or timezone is None or fallback is None:
         raise DataError(out.problems)
     return Rota(
@@ -512,6 +540,7 @@ def _build(data: object, out: _Problems) -> Rota:
         pattern=tuple(s for _, s in shifts),
         closures=tuple(c for c in closures if c),
         fallback=fallback,
+        wake_out_of_hours=wake,
     )
 
 

@@ -37,10 +37,15 @@ async def overrides_between(
 
 
 async def duty_now(session: AsyncSession, at: datetime) -> Duty | None:
+    found = await rota_and_duty(session, at)
+    return found[1] if found else None
+
+
+async def rota_and_duty(session: AsyncSession, at: datetime) -> tuple[Rota, Duty] | None:
     rota = await current_rota(session)
     if rota is None:
         return None
-    return duty_at(rota, await overrides_between(session, at, at), at)
+    return rota, duty_at(rota, await overrides_between(session, at, at), at)
 
 
 async def import_rota(db: Database, path: Path) -> Rota:

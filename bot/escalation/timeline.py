@@ -36,3 +36,16 @@ async def events_of(session: AsyncSession, request_id: int) -> list[RequestEvent
         .order_by(RequestEvent.at, RequestEvent.id)
     )
     return list(rows)
+
+
+# The events an escalation step ends with: what the member is told comes from the latest one.
+STEP_EVENTS = ("level_pinged", "out_of_hours", "nobody_reachable", "no_rota")
+
+
+async def last_step(session: AsyncSession, request_id: int) -> RequestEvent | None:
+    return await session.scalar(
+        select(RequestEvent)
+        .where(RequestEvent.request_id == request_id, RequestEvent.kind.in_(STEP_EVENTS))
+        .order_by(RequestEvent.id.desc())
+        .limit(1)
+    )

@@ -25,24 +25,10 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.errors import DataError
+from bot.escalation.categories import CATEGORIES, FALLBACK
 from bot.knowledge.language import MAX_PHRASE_WORDS, Lexicon, analyse, stem, words
 from bot.knowledge.loader import BUNDLED_DATA_DIR
 
-CATEGORIES: tuple[str, ...] = (
-    "ofsted-notification",
-    "safeguarding",
-    "allegation",
-    "serious-incident",
-    "media",
-    "data-breach",
-    "cyber",
-    "premises",
-    "closure",
-    "industrial-action",
-    "exams",
-    "other-urgent",
-)
-FALLBACK = "other-urgent"
 CUES_FILE = "cues.yaml"
 LITERAL_MARK = "="
 ALTERNATIVE = "/"  # "teacher/ta hit/pushed" is four phrases
@@ -89,7 +75,7 @@ class Urgency:
 @dataclass(frozen=True)
 class UrgencyCategory:
     slug: str
-    guidance: str
+    guidance: tuple[str, ...]  # the FAQ entries written for this category; the first by default
     danger_first: bool
     cues: tuple[str, ...]
     context: tuple[str, ...] = ()
@@ -403,6 +389,14 @@ def build_detector(
         if built is not None:
             categories[slug] = built[0]
             phrases.extend(built[1])
+    owners: dict[str, str] = {}
+    for slug, category in categories.items():
+        for entry_id in category.guidance:
+            if owners.setdefault(entry_id, slug) != slug:
+                problems.append(
+                    f"{CUES_FILE}: category {slug}: guidance: {entry_id} is already the guidance "
+                    f"of {owners[entry_id]} (an entry is written for one category)"
+                )
     if problems:
         raise DataError(problems)
     index: dict[tuple[bool, str], list[_Phrase]] = defaultdict(list)
@@ -457,9 +451,17 @@ def _category(
     before = len(problems)
     for key in sorted(set(raw) - _CATEGORY_FIELDS, key=str):
         problems.append(f"{CUES_FILE}: {where}: {key}: unknown field")
-    guidance = raw.get("guidance")
-    if not isinstance(guidance, str) or not guidance.strip():
-        problems.append(f"{CUES_FILE}: {where}: guidance: expected an FAQ entry id")
+    raw_guidance = raw.get("guidance")
+    guidance = [raw_guidance] if isinstance(raw_guidance, str) else raw_guidance
+    if (
+        not isinstance(guidance, list)
+        or not guidance
+        or not all(isinstance(g, str) and g.strip() for g in guidance)
+    ):
+        problems.append(
+            f"{CUES_FILE}: {where}: guidance: expected an FAQ entry id or a list of them"
+        )
+        guidance = []
     danger_first = raw.get("danger_first", False)
     if not isinstance(danger_first, bool):
         problems.append(f"{CUES_FILE}: {where}: danger_first: expected true or false")
@@ -474,7 +476,7 @@ def _category(
         return None
     category = UrgencyCategory(
         slug=slug,
-        guidance=guidance.strip() if isinstance(guidance, str) else "",
+        guidance=tuple(str(g).strip() for g in guidance),
         danger_first=danger_first is True,
         cues=tuple(dict.fromkeys(ph.text for ph in cues)),
         context=tuple(dict.fromkeys(ph.text for ph in context)),

@@ -1,6 +1,8 @@
 """The console channel: the terminal as a chat, for development and the embedded default.
 
-Buttons are shown as numbered choices; typing the number presses the button.
+Buttons are shown as numbered choices; typing the number presses the button. Every message's
+choices stay until one of them is pressed, numbered apart from those of the other messages, so
+two pings waiting at once cannot be mixed up.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 import sys
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from bot.conversation import Button, IncomingMessage, Reply
@@ -20,14 +23,45 @@ from bot.conversation.ports import SendResult, Sent
 CHANNEL = "console"
 LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 QUIT = {"/quit", "/exit"}
+REFERENCE = re.compile(r"\bHL-\d{4}-\d{4,}\b")
 
 
-def render(reply: Reply, width: int = 88) -> str:
+@dataclass
+class Choices:
+    """The buttons shown and not pressed yet, numbered uniquely across messages. Pressing one
+    drops its message's choices (and those of copies of that message): a one-shot choice."""
+
+    _shown: list[tuple[int, tuple[Button, ...]]] = field(default_factory=list)
+
+    def offer(self, buttons: tuple[Button, ...]) -> int:
+        """Number these buttons after every choice still pending; returns the first number."""
+        first = max((start + len(group) for start, group in self._shown), default=1)
+        if buttons:
+            self._shown.append((first, buttons))
+        return first
+
+    def press(self, number: int) -> Button | None:
+        for start, group in self._shown:
+            if start <= number < start + len(group):
+                button = group[number - start]
+                self._shown = [
+                    (s, g) for s, g in self._shown if all(b.action != button.action for b in g)
+                ]
+                return button
+        return None
+
+
+def render(reply: Reply, width: int = 88, first: int = 1) -> str:
     text = LINK.sub(r"\1 <\2>", reply.text)
     paragraphs = [textwrap.fill(p, width=width) if p.strip() else "" for p in text.split("\n")]
     lines = ["\n".join(paragraphs)]
-    for n, button in enumerate(reply.buttons, start=1):
-        lines.append(f"  [{n}] {button.label}")
+    # A message about one request names it in its first line; its buttons then name it too,
+    # unless they name requests themselves ("Add to HL-...").
+    about = REFERENCE.findall(reply.text.split("\n", 1)[0])
+    named = any(REFERENCE.search(button.label) for button in reply.buttons)
+    suffix = f" {about[0]}" if len(about) == 1 and not named else ""
+    for n, button in enumerate(reply.buttons, start=first):
+        lines.append(f"  [{n}] {button.label}{suffix}")
     return "\n".join(lines)
 
 
@@ -44,11 +78,11 @@ class ConsoleSender:
         self,
         out: TextIO = sys.stdout,
         as_json: bool = False,
-        on_buttons: Callable[[tuple[Button, ...]], None] | None = None,
+        choices: Choices | None = None,
     ) -> None:
         self.out = out
         self.as_json = as_json
-        self.on_buttons = on_buttons
+        self.choices = choices  # the chat at this terminal, whose numbers press these buttons
 
     async def send(self, chat_id: str, reply: Reply) -> SendResult:
         if self.as_json:
@@ -59,9 +93,9 @@ class ConsoleSender:
             }
             print(json.dumps(payload, ensure_ascii=False), file=self.out, flush=True)
         else:
-            print(f"\n[message for {chat_id}]\n{render(reply)}", file=self.out, flush=True)
-            if reply.buttons and self.on_buttons is not None:
-                self.on_buttons(reply.buttons)  # a number typed next presses these
+            first = self.choices.offer(reply.buttons) if self.choices is not None else 1
+            shown = render(reply, first=first)
+            print(f"\n[message for {chat_id}]\n{shown}", file=self.out, flush=True)
         return Sent()
 
     async def edit(self, chat_id: str, ref: str, reply: Reply) -> SendResult:
@@ -81,27 +115,20 @@ class ConsoleChat:
         self.sender_ref = sender_ref
         self.out = out
         self.read_line = read_line
-        self.choices: tuple[Button, ...] = ()
-
-    def offer(self, buttons: tuple[Button, ...]) -> None:
-        self.choices = buttons
+        self.choices = Choices()
 
     def _message(self, line: str) -> IncomingMessage:
         choice = line.strip()
-        if choice.isdigit() and 1 <= int(choice) <= len(self.choices):
-            return IncomingMessage(
-                CHANNEL,
-                self.sender_ref,
-                self.sender_ref,
-                action=self.choices[int(choice) - 1].action,
-            )
+        button = self.choices.press(int(choice)) if choice.isascii() and choice.isdigit() else None
+        if button is not None:
+            return IncomingMessage(CHANNEL, self.sender_ref, self.sender_ref, action=button.action)
         return IncomingMessage(CHANNEL, self.sender_ref, self.sender_ref, text=line)
 
     async def send(self, line: str) -> list[Reply]:
         replies = await self.dispatcher.handle(self._message(line))
-        self.choices = next((r.buttons for r in reversed(replies) if r.buttons), ())
         for reply in replies:
-            print(f"bot> {render(reply)}", file=self.out, flush=True)
+            first = self.choices.offer(reply.buttons)
+            print(f"bot> {render(reply, first=first)}", file=self.out, flush=True)
         return replies
 
     async def run(self) -> None:

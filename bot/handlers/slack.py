@@ -3,7 +3,8 @@
 A thin translator (STYLE.md 1). Bolt verifies request signatures before any listener runs (a
 bad or stale signature is answered 401). Slash commands and buttons call `ack()` first: Slack
 wants an answer within 3 seconds and retries events it thinks were not acknowledged, so every
-event carries its `event_id` to the dispatcher, which drops redeliveries. Slack's exceptions are
+event carries its `event_id` to the dispatcher, which drops redeliveries. What people type goes
+through `slack_text.decode` (Slack's entities and markup as plain text). Slack's exceptions are
 turned into the sender port's outcomes here and nowhere else (STYLE.md 5).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -19,7 +21,7 @@ from typing import Any
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
@@ -29,6 +31,7 @@ from bot.conversation import IncomingMessage, Reply
 from bot.conversation.dispatcher import Dispatcher
 from bot.conversation.ports import RetryLater, SendResult, Sent, Unreachable
 from bot.handlers import slack_render as render
+from bot.handlers import slack_text
 from bot.handlers.throttle import Throttle
 
 log = logging.getLogger(__name__)
@@ -39,7 +42,7 @@ EDITED = (
     "I only read new messages, so I haven't acted on that edit. Please send it again as a new "
     "message."
 )
-MENTION = re.compile(r"<@[A-Z0-9]+>\s*")
+ANSWERED_IN_DM = "I've answered in our direct messages, so you can find it there later."
 # Errors after which sending to this chat again cannot work (Slack Web API, Nov 2026).
 FINAL_ERRORS = frozenset(
     {
@@ -54,6 +57,7 @@ FINAL_ERRORS = frozenset(
     }
 )
 PROFILE_CACHE = 1024
+SIGNATURE_MAX_AGE_S = 5 * 60  # what Bolt accepts
 
 QueueReply = Callable[[str, Reply, str], Awaitable[None]]
 
@@ -177,16 +181,20 @@ class SlackChannel:
             return  # channel messages reach us as app_mention; our own messages are not input
         subtype = event.get("subtype")
         if subtype == "message_changed":
-            await self._reply(event["channel"], Reply(EDITED), body, _thread_of(event))
+            key = _reply_key(body.get("event_id"), event["channel"], event.get("ts"))
+            await self._reply(event["channel"], Reply(EDITED), key, _thread_of(event))
             return
         if subtype is not None or "user" not in event:
             return  # joins, deletions, file shares...: nothing the hotline reads
-        await self._dispatch(body, event, event.get("text", ""))
+        await self._dispatch(body, event, slack_text.decode(event.get("text", "")))
 
-    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def _on_mention(
+        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         if event.get("bot_id") or "user" not in event:
             return
-        await self._dispatch(body, event, MENTION.sub("", event.get("text", ""), count=1))
+        text = slack_text.without_mention_of(event.get("text", ""), context.bot_user_id)
+        await self._dispatch(body, event, slack_text.decode(text))
 
     async def _dispatch(self, body: dict[str, Any], event: dict[str, Any], text: str) -> None:
         incoming = IncomingMessage(
@@ -200,27 +208,38 @@ class SlackChannel:
             reply_to=_ref(event["channel"], event.get("thread_ts")),
             thread_ref=_ref(event["channel"], _thread_of(event)),
         )
-        for reply in await self.dispatcher.handle(incoming):
-            await self._reply(incoming.chat_id, reply, body, _thread_of(event))
+        thread = _thread_of(event)
+        key = _reply_key(incoming.update_id, incoming.chat_id, incoming.message_id)
+        for n, reply in enumerate(await self.dispatcher.handle(incoming)):
+            await self._reply(incoming.chat_id, reply, f"{key}:{n}", thread)
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        words = (body.get("text") or "").strip()
+        """`/hotline X` is the command `/X`. Its answers go to the person's DM with the app as
+        ordinary messages (posting to a user id lands there), not as ephemeral responses, so a
+        reference stays in their history; typed elsewhere, the acknowledgement says so. Only a
+        DM that cannot be delivered at all falls back to an ephemeral response."""
+        user = body["user_id"]
+        if body.get("channel_name") == "directmessage":
+            await ack()
+        else:
+            await ack(text=ANSWERED_IN_DM)
+        words = slack_text.decode(body.get("text") or "").strip()
         text = f"/{words}" if words else "/help"
         incoming = IncomingMessage(
             CHANNEL,
-            body.get("channel_id", body["user_id"]),
-            body["user_id"],
+            body.get("channel_id", user),
+            user,
             text=text,
-            private_chat_id=body["user_id"],
+            private_chat_id=user,
             update_id=body.get("trigger_id"),
         )
-        for reply in await self.dispatcher.handle(incoming):
-            try:
-                await respond(text=render.fallback(reply), blocks=render.blocks(reply))
-            except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-                log.info("slash command reply failed: %s", type(exc).__name__)
-                await self.queue_reply(body["user_id"], reply, f"cmd:{body.get('trigger_id')}")
+        for n, reply in enumerate(await self.dispatcher.handle(incoming)):
+            key = _reply_key(incoming.update_id, user, None)
+            if isinstance(await self._reply(user, reply, f"{key}:{n}"), Unreachable):
+                try:
+                    await respond(text=render.fallback(reply), blocks=render.blocks(reply))
+                except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+                    log.info("slash command response failed: %s", type(exc).__name__)
 
     async def _on_button(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -239,10 +258,11 @@ class SlackChannel:
             thread_ref=_ref(channel, message.get("thread_ts") or message.get("ts")),
         )
         thread = message.get("thread_ts")
-        for reply in await self.dispatcher.handle(incoming):
+        key = _reply_key(incoming.update_id, channel, incoming.message_id)
+        for n, reply in enumerate(await self.dispatcher.handle(incoming)):
             if reply.edit and message.get("ts") and await self._edit(channel, message, reply):
                 continue
-            await self._reply(channel, reply, body, thread)
+            await self._reply(channel, reply, f"{key}:{n}", thread)
 
     async def _edit(self, channel: str, message: dict[str, Any], status: Reply) -> bool:
         original = message.get("blocks") or [render.section(message.get("text", ""))]
@@ -260,14 +280,23 @@ class SlackChannel:
         return True
 
     async def _reply(
-        self, chat_id: str, reply: Reply, body: dict[str, Any], thread: str | None
-    ) -> None:
+        self, chat_id: str, reply: Reply, key: str, thread: str | None = None
+    ) -> SendResult:
+        """Straight back through the sender; refused for now, queued in the outbox (`key`
+        keeps a redelivered request from queueing it twice)."""
         result = await self.sender.post(chat_id, reply, thread_ts=thread)
         if isinstance(result, RetryLater):
-            key = body.get("event_id") or f"{chat_id}:{thread}"
-            await self.queue_reply(chat_id, reply, f"reply:{CHANNEL}:{key}")
+            log.info("reply queued channel=%s reason=%s", CHANNEL, result.error)
+            await self.queue_reply(chat_id, reply, key)
         elif isinstance(result, Unreachable):
             log.info("reply undeliverable: %s", result.error)
+        return result
+
+
+def _reply_key(delivery: str | None, chat_id: str, ts: str | None) -> str:
+    """The outbox key of a queued reply: the platform's delivery id (event, trigger or
+    button press), else the message answered."""
+    return f"reply:{CHANNEL}:{delivery or f'{chat_id}:{ts}'}"
 
 
 def _thread_of(event: dict[str, Any]) -> str | None:
@@ -310,7 +339,20 @@ async def handle_http(channel: SlackChannel, request: Request) -> Response:
     checks the signature before any listener runs. Bolt parses the body as it builds its
     request, so a body that is not JSON or form data is refused here, before anything else."""
     try:
-        return await AsyncSlackRequestHandler(channel.app).handle(request)
+        response = await AsyncSlackRequestHandler(channel.app).handle(request)
     except ValueError:  # json.JSONDecodeError and friends
         log.info("slack request with a malformed body refused")
         return JSONResponse({"ok": False, "error": "malformed body"}, status_code=400)
+    if response.status_code == 401:  # Bolt's answer to a failed signature check
+        log.info("webhook refused channel=%s status=401 reason=%s", CHANNEL, _why_refused(request))
+    return response
+
+
+def _why_refused(request: Request) -> str:
+    """Why a request's signature failed, from its headers alone (never the body)."""
+    stamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    if not request.headers.get("X-Slack-Signature") or not stamp:
+        return "unsigned"
+    if not stamp.isdigit() or abs(time.time() - int(stamp)) > SIGNATURE_MAX_AGE_S:
+        return "stale timestamp"
+    return "bad signature"

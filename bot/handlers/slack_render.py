@@ -1,13 +1,14 @@
 """Replies as Slack Block Kit: mrkdwn sections with user text escaped (`&`, `<`, `>`, so a
-typed `<!channel>` stays text and pings nobody), links as <url|label>, buttons in an actions
-block whose `value` carries the core's action string."""
+typed `<!channel>` stays text and pings nobody) except the person and channel mentions the core's
+text carries (`slack_text.MENTION`), links as <url|label>, buttons in an actions block whose
+`value` carries the core's action string."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.conversation.types import Button, Reply
-from bot.handlers import text
+from bot.handlers import slack_text, text
 
 SECTION_LIMIT = 3000  # characters of mrkdwn per section block (Slack, Nov 2026)
 SECTION_CHUNK = 2800  # visible characters, leaving room for escapes and links
@@ -22,10 +23,23 @@ def escape(plain: str) -> str:
     return plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def escape_text(plain: str) -> str:
+    """Text for mrkdwn: everything escaped once, except person and channel mentions."""
+    out: list[str] = []
+    at = 0
+    for found in slack_text.MENTION.finditer(plain):
+        target, label = found.group(1), found.group(2)
+        out.append(escape(plain[at : found.start()]))
+        out.append(f"<{target}|{escape(label)}>" if label else f"<{target}>")
+        at = found.end()
+    out.append(escape(plain[at:]))
+    return "".join(out)
+
+
 def to_mrkdwn(plain: str) -> str:
     return text.render(
         plain,
-        plain=escape,
+        plain=escape_text,
         link=lambda label, url: f"<{escape(url).replace('|', '%7C')}|{escape(label)}>",
     )
 

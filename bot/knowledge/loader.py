@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.knowledge.index import FaqIndex, build_index
 from bot.knowledge.language import load_lexicon
-from bot.knowledge.matcher import DEFAULT_POLICY, MatchPolicy, MatchResult, match
+from bot.knowledge.matcher import DEFAULT_POLICY, MatchPolicy, MatchResult, best_of, match
 from bot.knowledge.schema import FaqEntry, load_faq_dir
 
 # The language files ship with the project; a DATA_DIR without its own falls back to these.
@@ -21,6 +22,9 @@ class KnowledgeBase:
 
     def match(self, text: str) -> MatchResult:
         return match(text, self.index, self.policy)
+
+    def best_of(self, text: str, candidates: Sequence[str]) -> str | None:
+        return best_of(text, self.index, candidates, self.policy)
 
     def entry(self, entry_id: str) -> FaqEntry | None:
         return self.index.entry(entry_id)

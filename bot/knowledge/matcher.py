@@ -16,6 +16,7 @@ The band follows from the top score and its lead over the runner-up.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -158,6 +159,18 @@ def match(text: str, index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY) -> M
         # One word that several entries share ("coaching", "support") cannot say which is meant.
         return replace(result, band=Band.SUGGEST, answer_id=None)
     return result
+
+
+def best_of(
+    text: str, index: FaqIndex, candidates: Sequence[str], policy: MatchPolicy = DEFAULT_POLICY
+) -> str | None:
+    """The candidate entry the text matches best (the same scores as `match`), or None when it
+    shares nothing with any of them."""
+    scores = evidence(query_terms(text.strip(), index), index, policy).scores(policy)
+    by_id = {index.entries[i].id: score for i, score in scores.items()}
+    scored = [(by_id.get(c, 0.0), -n, c) for n, c in enumerate(candidates)]
+    best = max(scored, default=None)
+    return best[2] if best is not None and best[0] > 0 else None
 
 
 def _entries_with(term: str, index: FaqIndex) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import socket
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,95 @@ def sqlite_path(url: URL | str) -> Path | None:
     if not is_sqlite(u) or not u.database or u.database == ":memory:":
         return None
     return Path(u.database)
+
+
+def describe(url: URL | str) -> str:
+    """Which database, for messages: a SQLite file, or a PostgreSQL database and its server."""
+    u = make_url(url)
+    if is_sqlite(u):
+        path = sqlite_path(u)
+        return f"the database file {path}" if path else "the in-memory database"
+    return f"the database {u.database} on {server_address(u)}"
+
+
+def server_address(url: URL | str) -> str:
+    u = make_url(url)
+    return f"{u.host or 'localhost'}:{u.port or 5432}"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, the driver's error SQLAlchemy wrapped, and what that was raised from."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        orig = getattr(current, "orig", None)
+        current = (
+            orig if isinstance(orig, BaseException) else current.__cause__ or current.__context__
+        )
+
+
+def _connect_failure(exc: OSError) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return "unknown host"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return exc.strerror or type(exc).__name__
+
+
+def _is_connect_failure(exc: OSError) -> bool:
+    # asyncio reports several addresses that all failed as a plain OSError
+    return isinstance(exc, ConnectionError | socket.gaierror | TimeoutError) or (
+        "Connect call failed" in str(exc)
+    )
+
+
+def unavailable(
+    exc: BaseException, url: URL | str, *, connecting: bool = False
+) -> StoreUnavailableError | None:
+    """The one line for a driver error that means the database cannot be used as configured
+    (server down, unknown database or user, file that cannot be opened, schema not migrated);
+    None for anything else, which is a fault to report as it is. While `connecting`, any OSError
+    is the server's."""
+    u = make_url(url)
+    for cause in _causes(exc):
+        state = getattr(cause, "sqlstate", None)
+        message = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+        if state == "42P01" or message.startswith("no such table"):
+            return StoreUnavailableError(f"{describe(u)} is not migrated: run `hotline db upgrade`")
+        if state == "42703" or message.startswith("no such column"):
+            return StoreUnavailableError(
+                f"{describe(u)} is not up to date: run `hotline db upgrade`"
+            )
+        if state == "3D000":
+            return StoreUnavailableError(
+                f"{describe(u)} does not exist: create it, or check DATABASE_URL"
+            )
+        if state in ("28000", "28P01"):
+            return StoreUnavailableError(
+                f"the database server at {server_address(u)} refused the connection "
+                f"({message}): check the user and password in DATABASE_URL"
+            )
+        if state in ("57P01", "57P02", "57P03", "53300"):
+            return StoreUnavailableError(
+                f"the database server at {server_address(u)} is not accepting connections "
+                f"({message}): try again shortly"
+            )
+        if isinstance(cause, sqlite3.OperationalError) and "unable to open" in message:
+            return StoreUnavailableError(f"cannot open {describe(u)}: check DATABASE_URL")
+        if (
+            isinstance(cause, OSError)
+            and not is_sqlite(u)
+            and (connecting or _is_connect_failure(cause))
+        ):
+            return StoreUnavailableError(
+                f"cannot reach the database server at {server_address(u)} "
+                f"({_connect_failure(cause)}): is it running? Check DATABASE_URL"
+            )
+    return None
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -121,7 +212,9 @@ class Database:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailableError(f"database unreachable: {type(exc).__name__}") from None
+            raise unavailable(exc, self.url, connecting=True) or StoreUnavailableError(
+                f"cannot use {describe(self.url)} ({type(exc).__name__}): check DATABASE_URL"
+            ) from None
 
     async def dispose(self) -> None:
         await self.engine.dispose()

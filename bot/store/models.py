@@ -187,6 +187,9 @@ class HotlineRequest(Base):
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id", ondelete="SET NULL"))
     channel: Mapped[str] = mapped_column(String(20))
     chat_id: Mapped[str] = mapped_column(String(120))
+    # Where the bot answered the message that opened it (a Slack thread), so that a reply
+    # typed there is read as a follow-up of this request.
+    thread_ref: Mapped[str | None] = mapped_column(String(120))
     category: Mapped[str | None] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text)
     question_id: Mapped[int | None] = mapped_column(

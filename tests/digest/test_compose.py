@@ -139,7 +139,7 @@ def test_staff_digest_has_figures_open_requests_gaps_and_feedback() -> None:
     week = StaffWeek(
         start=start,
         end=AS_OF,
-        report=build_report([], start, AS_OF),
+        report=build_report([], start, AS_OF, {}),
         open_requests=(
             OpenRequestLine(
                 "HL-2026-0007",
@@ -165,5 +165,5 @@ def test_staff_digest_has_figures_open_requests_gaps_and_feedback() -> None:
     assert "“How do I book the minibus?” (3 times)" in text
     assert "What networks are there? (2)" in text
     assert "Requests by category" not in text  # empty: left out
-    quiet = StaffWeek(start, AS_OF, build_report([], start, AS_OF), (), (), ())
+    quiet = StaffWeek(start, AS_OF, build_report([], start, AS_OF, {}), (), (), ())
     assert staff_digest(quiet, STYLE) is None

@@ -3,7 +3,7 @@ a dispatcher on a fake clock, and a recording channel at the edge."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,8 +23,10 @@ from tests.factories import make_person, make_rota, rota_yaml
 from tests.fakes import FakeClock, RecordingSender
 
 PHONE = "020 7946 0000"
+OOH_PHONE = "020 7946 0999"  # the example local authority's out-of-hours team
 TIMEOUT = timedelta(minutes=10)
 LONDON = ZoneInfo("Europe/London")
+WAKE = "[safeguarding, serious-incident, premises]"  # as the example rota
 
 
 @dataclass
@@ -41,11 +43,16 @@ class Partnership:
     last: list[Reply] = field(default_factory=list)
 
     async def say(
-        self, person: Person, text: str | None = None, action: str | None = None
+        self,
+        person: Person,
+        text: str | None = None,
+        action: str | None = None,
+        reply_to_text: str | None = None,
     ) -> Reply:
-        replies = await self.dispatcher.handle(
-            IncomingMessage("console", person.email, person.email, text=text, action=action)
-        )
+        message = IncomingMessage("console", person.email, person.email, text=text, action=action)
+        if reply_to_text is not None:  # as Telegram gives a reply: the earlier message's text
+            message = replace(message, reply_to="1", reply_to_text=reply_to_text)
+        replies = await self.dispatcher.handle(message)
         # A button may first answer on the pressed message (edit); the last reply is the answer.
         assert 1 <= len(replies) <= 2, replies
         self.last = replies
@@ -70,13 +77,19 @@ async def partnership(db: Database, kb: KnowledgeBase, urgency: UrgencyDetector)
     primary = await make_person(db, role=Role.STAFF, name="Pat Primary")
     backup = await make_person(db, role=Role.STAFF, name="Bea Backup")
     fallback = await make_person(db, role=Role.ADMIN, name="Fay Fallback")
-    await make_rota(db, rota_yaml(primary.email, backup.email, fallback.email))
+    await make_rota(db, rota_yaml(primary.email, backup.email, fallback.email, wake=WAKE))
     clock = FakeClock()
     config = EscalationConfig(
         ack_timeout=TIMEOUT, staff_chats=(("console", "#staff"),), hotline_phone=PHONE
     )
     deps = Deps(
-        kb=kb, urgency=urgency, escalation=config, hotline_phone=PHONE, timezone=LONDON, clock=clock
+        kb=kb,
+        urgency=urgency,
+        escalation=config,
+        hotline_phone=PHONE,
+        timezone=LONDON,
+        clock=clock,
+        out_of_hours_phone=OOH_PHONE,
     )
     dispatcher = Dispatcher(db, deps, DispatcherConfig(hotline_phone=PHONE))
     return Partnership(

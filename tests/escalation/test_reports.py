@@ -2,10 +2,11 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bot.escalation.reports import build_report, percentiles, requests_between
-from bot.store.models import HotlineRequest
+from bot.digest.gather import staff_week
+from bot.escalation.reports import percentiles, report_between
+from bot.store.models import HotlineRequest, Identity
 from tests.escalation.conftest import Partnership
 
 
@@ -28,10 +29,28 @@ async def test_report_counts_times_and_levels(p: Partnership) -> None:
     p.clock.advance(minutes=11)
     await p.sweep()  # the second request reaches level 2 unacknowledged
     async with p.db.session() as s:
-        rows = await requests_between(s, start, p.clock.now + timedelta(seconds=1))
-    report = build_report(rows, start, p.clock.now)
+        report, _ = await report_between(s, start, p.clock.now + timedelta(seconds=1))
     assert report.total == 2
     assert report.by_category == {"premises": 1, "media": 1}
     assert report.ack_minutes == (4.0, 4.0)
     assert report.resolve_minutes == (30.0, 30.0)
     assert (report.reached_level_2, report.reached_level_3) == (1, 0)
+
+
+async def test_a_skipped_level_is_not_counted_as_reached(p: Partnership) -> None:
+    async with p.db.session() as s:
+        await s.execute(
+            update(Identity).where(Identity.person_id == p.backup.id).values(reachable=False)
+        )
+    start = p.clock.now
+    await p.say(p.member, "/emergency burst pipe flooding the hall")
+    p.clock.advance(minutes=11)
+    await p.sweep()  # level 2 has nobody reachable: skipped, the fallback is pinged
+    async with p.db.session() as s:
+        request = (await s.scalars(select(HotlineRequest))).one()
+        end = p.clock.now + timedelta(seconds=1)
+        report, _ = await report_between(s, start, end)
+        week = await staff_week(s, p.deps.kb, start, end)
+    assert request.level == 3
+    assert (report.reached_level_2, report.reached_level_3) == (0, 1)
+    assert (week.report.reached_level_2, week.report.reached_level_3) == (0, 1)

@@ -1,4 +1,5 @@
-"""Non-urgent requests: a person replies through the bot; follow-ups join the open request."""
+"""Non-urgent requests: a person replies through the bot; follow-ups join the open request when
+the member says so (a reply to the request's messages, or the "Add to" button)."""
 
 from sqlalchemy import select
 
@@ -43,9 +44,13 @@ async def test_follow_ups_join_the_open_request_and_go_to_its_owner(p: Partnersh
     await p.say(p.member, "/human please ring me about our SEND funding bid")
     request = await support_request(p)
     await p.say(p.primary, f"/reply {request.reference} Happy to, when suits?")
-    follow = await p.say(p.member, "any time after 3pm thanks")
+    asked = await p.say(p.member, "any time after 3pm thanks")
+    assert asked.text == texts.ADD_OR_NEW.format(references=request.reference)
+    add = next(b.action for b in asked.buttons if b.label.endswith(str(request.reference)))
+    follow = await p.say(p.member, action=add)
+    assert follow.edit
     assert follow.text == texts.FOLLOW_UP_ADDED.format(
-        reference=request.reference, owner="Pat Primary"
+        reference=request.reference, state=texts.FOLLOW_UP_OWNER.format(name="Pat Primary")
     )
     await p.deliver()
     assert any("any time after 3pm" in t for t in p.inbox(p.primary))
@@ -56,9 +61,7 @@ async def test_while_a_request_is_open_answers_say_so(p: Partnership) -> None:
     request = await support_request(p)
     answered = await p.say(p.member, "How much does membership cost?")
     assert "Was this helpful?" in answered.text
-    assert answered.text.endswith(
-        texts.OPEN_REQUEST_NOTE.format(reference=request.reference, owner=texts.THE_TEAM)
-    )
+    assert answered.text.endswith(texts.OPEN_REQUEST_NOTE.format(references=request.reference))
 
 
 async def test_after_resolution_the_bot_answers_normally(p: Partnership) -> None:

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from bot.errors import DataError
+from bot.escalation.categories import CATEGORIES
 from bot.escalation.urgency import (
-    CATEGORIES,
     UrgencyDetector,
     build_detector,
     load_detector,
@@ -185,9 +185,9 @@ def test_the_shipped_data_loads_with_every_category(detector: UrgencyDetector) -
 
 def test_every_guidance_id_exists_in_the_shipped_faq(detector: UrgencyDetector) -> None:
     kb = load_knowledge_base(DATA)
-    missing = [c.guidance for c in detector.categories.values() if kb.entry(c.guidance) is None]
+    missing = [g for c in detector.categories.values() for g in c.guidance if kb.entry(g) is None]
     assert missing == []
-    assert detector.categories["ofsted-notification"].guidance == "ofsted-call-received"
+    assert detector.categories["ofsted-notification"].guidance[0] == "ofsted-call-received"
 
 
 def test_only_safeguarding_and_serious_incidents_put_danger_first(
@@ -242,7 +242,10 @@ def test_bad_cues_data_names_the_category_and_field(lexicon: Lexicon) -> None:
         cats["weather"] = {"guidance": "x", "cues": ["snow"]}
 
     problems = problems_for(bad, lexicon)
-    assert "cues.yaml: category safeguarding: guidance: expected an FAQ entry id" in problems
+    assert (
+        "cues.yaml: category safeguarding: guidance: expected an FAQ entry id or a list of them"
+        in problems
+    )
     assert "cues.yaml: category media: cues: expected a list of phrases" in problems
     assert "cues.yaml: category cyber: danger_first: expected true or false" in problems
     assert any(p.startswith("cues.yaml: category exams: cues: 'papers opened") for p in problems)

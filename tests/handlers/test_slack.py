@@ -3,25 +3,45 @@ reaching the fake Web API."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import re
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
-from bot.store.models import HotlineRequest, Identity, OutboundMessage, OutboxStatus
+from bot.handlers.slack import ANSWERED_IN_DM
+from bot.store.models import HotlineRequest, Identity, OutboundMessage, OutboxStatus, QuestionLog
 from tests.factories import make_person
 from tests.handlers.conftest import STAFF_CHANNEL, Stack
 from tests.handlers.faults import Fault
 from tests.handlers.payloads import (
+    NOWHERE,
     slack_block_action_body,
     slack_command_body,
     slack_dm_event,
     slack_event_body,
     slack_mention_event,
+    tg_text_update,
 )
 
 HOSTILE = "<!channel> <b>help</b> & <https://evil.example|click> *now*"
+
+
+def escaped(typed: str) -> str:
+    """Text as Slack sends what a person typed."""
+    return typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+async def queued_replies(s: Stack) -> list[OutboundMessage]:
+    async with s.db.session() as session:
+        found = await session.scalars(
+            select(OutboundMessage).where(OutboundMessage.dedupe_key.like("reply:slack:%"))
+        )
+        return list(found)
 
 
 def action_values(message: dict[str, Any]) -> list[str]:
@@ -76,16 +96,17 @@ async def test_typed_markup_never_pings_a_channel_or_forges_formatting(s: Stack)
     member = await make_person(s.db, name="Mo Member", channel="slack", external_id="UMEM")
     assert member.id
     command = slack_command_body(
-        "UMEM", text=f"emergency {HOSTILE}", response_url=s.sl.response_url("em")
+        "UMEM", text=f"emergency {escaped(HOSTILE)}", response_url=s.sl.response_url("em")
     )
     assert (await s.slack(command)).status_code == 200
-    await s.sl.wait_for(lambda: bool(s.sl.responses["em"]))
-    assert "HL-" in json.dumps(s.sl.responses["em"])
+    await s.sl.wait_for_messages("DUMEM", 1)
+    assert "HL-" in s.sl.posted_to("DUMEM")[0]["text"]
     await s.deliver()
     (copy,) = s.sl.posted_to(STAFF_CHANNEL)
     rendered = json.dumps(copy["blocks"]) + copy["text"]
     assert "<!channel>" not in rendered and "&lt;!channel&gt;" in rendered
     assert "<https://evil" not in rendered and "&amp;" in rendered
+    assert "&amp;amp;" not in rendered and "&amp;lt;" not in rendered  # escaped exactly once
 
 
 async def test_a_mention_in_a_channel_is_answered_in_its_thread(s: Stack) -> None:
@@ -96,11 +117,44 @@ async def test_a_mention_in_a_channel_is_answered_in_its_thread(s: Stack) -> Non
     assert reply["thread_ts"] == event["ts"]
 
 
-async def test_the_slash_command_answers_staff_through_the_response_url(s: Stack) -> None:
+async def test_the_slash_command_answers_in_the_dm_and_says_so_elsewhere(s: Stack) -> None:
     body = slack_command_body("USTAFF", text="oncall", response_url=s.sl.response_url("oc"))
+    response = await s.slack(body)
+    assert response.status_code == 200 and response.text == ANSWERED_IN_DM
+    await s.sl.wait_for_messages("DUSTAFF", 1)
+    assert s.primary.name in s.sl.posted_to("DUSTAFF")[0]["text"]
+    assert s.sl.responses["oc"] == []
+
+
+async def test_an_emergency_by_slash_command_leaves_its_reference_in_the_dm(s: Stack) -> None:
+    await make_person(s.db, name="Mo Member", channel="slack", external_id="UMEM")
+    body = slack_command_body(
+        "UMEM", text="emergency the boiler is leaking", channel="DUMEM", response_url=NOWHERE
+    )
+    response = await s.slack(body)
+    assert response.status_code == 200 and response.text == ""  # typed in the DM: no note
+    await s.sl.wait_for_messages("DUMEM", 1)
+    (post,) = [c for c in s.sl.calls_to("chat.postMessage") if c.params["channel"] == "UMEM"]
+    assert post.outcome == "ok" and re.search(r"HL-\d{4}-\d{4}", post.params["text"])
+    assert re.search(r"HL-\d{4}-\d{4}", json.dumps(post.params["blocks"]))
+    assert s.sl.posted_to("DUMEM")[0].get("thread_ts") is None
+    assert s.sl.responses == {}
+
+
+async def test_a_slash_command_reply_slack_refuses_for_now_is_queued(s: Stack) -> None:
+    await make_person(s.db, name="Mo Member", channel="slack", external_id="UMEM")
+    s.sl.fail_for_channel("UMEM", Fault.server_error())
+    body = slack_command_body("UMEM", text="emergency the boiler is leaking", channel="DUMEM")
     assert (await s.slack(body)).status_code == 200
-    await s.sl.wait_for(lambda: bool(s.sl.responses["oc"]))
-    assert s.primary.name in json.dumps(s.sl.responses["oc"])
+    await s.sl.wait_for(lambda: bool(s.sl.calls_to("chat.postMessage")))
+    for _ in range(100):
+        if await queued_replies(s):
+            break
+        await asyncio.sleep(0.05)
+    (queued,) = await queued_replies(s)
+    assert queued.chat_id == "UMEM" and queued.status is OutboxStatus.PENDING
+    await s.deliver()
+    assert any(re.search(r"HL-\d{4}-\d{4}", m["text"]) for m in s.sl.posted_to("DUMEM"))
 
 
 async def test_acknowledge_button_updates_the_ping_in_place(s: Stack) -> None:
@@ -162,10 +216,10 @@ async def test_hotline_link_with_an_invitation_code(s: Stack) -> None:
         code = await create_invite(session, person, utcnow())
     # No email on this Slack profile, so only the code can link the account.
     s.sl.add_user("UNOMAIL", email=None, name="Nia")
-    body = slack_command_body("UNOMAIL", text=f"link {code}", response_url=s.sl.response_url("ln"))
+    body = slack_command_body("UNOMAIL", text=f"link {code}")
     assert (await s.slack(body)).status_code == 200
-    await s.sl.wait_for(lambda: bool(s.sl.responses["ln"]))
-    assert "Thanks Nia" in json.dumps(s.sl.responses["ln"])
+    await s.sl.wait_for_messages("DUNOMAIL", 1)
+    assert "Thanks Nia" in s.sl.posted_to("DUNOMAIL")[0]["text"]
     async with s.db.session() as session:
         identity = await session.scalar(select(Identity).where(Identity.external_id == "UNOMAIL"))
         assert identity is not None and identity.person_id == newcomer.id
@@ -200,3 +254,85 @@ async def test_slack_500_is_retried_with_backoff(s: Stack) -> None:
     assert s.sl.posted_to("UB") == []
     await s.later(5)
     assert len(s.sl.posted_to("UB")) == 1
+
+
+async def test_what_a_member_typed_reaches_the_matcher_decoded(s: Stack) -> None:
+    s.sl.add_user("UMEM", email=None)
+    await make_person(s.db, name="Mo Member", channel="slack", external_id="UMEM")
+    event = slack_dm_event("UMEM", escaped("Where is the Q&A <tag> for governors?"))
+    await s.slack(slack_event_body(event, event_id="EvQ"))
+    await s.sl.wait_for_messages("DUMEM", 1)
+    async with s.db.session() as session:
+        asked = await session.scalar(select(QuestionLog.text))
+    assert asked == "Where is the Q&A <tag> for governors?"
+
+
+async def test_staff_see_typed_text_escaped_once_and_real_mentions_as_mentions(s: Stack) -> None:
+    await make_person(s.db, name="Mo Member", channel="slack", external_id="UMEM")
+    typed = (
+        escaped("/emergency Q&A <tag> flooded, ")
+        + "ask <@UHEAD123> <!here> "
+        + escaped("<!channel>")
+    )
+    opened = slack_dm_event("UMEM", typed, ts="1700000000.000100")
+    await s.slack(slack_event_body(opened, event_id="EvH"))
+    await s.sl.wait_for_messages("DUMEM", 1)
+    async with s.db.session() as session:
+        request = await session.scalar(select(HotlineRequest))
+    assert request is not None
+    await s.deliver()
+    (ping,) = s.sl.posted_to(STAFF_CHANNEL)
+    shown = json.dumps(ping["blocks"]) + ping["text"]
+    assert "Q&amp;A &lt;tag&gt; flooded, ask <@UHEAD123> @here &lt;!channel&gt;" in ping["text"]
+    assert "<!here>" not in shown and "<!channel>" not in shown and "&amp;amp;" not in shown
+
+    follow_up = escaped("Q&A <tag> is ") + "with <@UHEAD123|Head> " + escaped("<b>now</b>")
+    in_thread = slack_dm_event("UMEM", follow_up, ts="1700000001.000100")
+    in_thread["thread_ts"] = opened["ts"]  # a reply in the request's thread joins it
+    await s.slack(slack_event_body(in_thread, event_id="EvI"))
+    await s.sl.wait_for_messages("DUMEM", 2)
+    await s.deliver()
+    relayed = s.sl.posted_to(STAFF_CHANNEL)[-1]
+    assert "Q&amp;A &lt;tag&gt; is with <@UHEAD123|Head> &lt;b&gt;now&lt;/b&gt;" in relayed["text"]
+    assert "&amp;amp;" not in json.dumps(relayed["blocks"])
+
+
+async def test_a_mention_keeps_the_people_it_names_but_not_the_app(s: Stack) -> None:
+    event = slack_mention_event("USTAFF", "is <@UHEAD123> on call? Q&amp;A", channel="CGEN")
+    await s.slack(slack_event_body(event, event_id="EvJ"))
+    await s.sl.wait_for_messages("CGEN", 1)
+    async with s.db.session() as session:
+        asked = await session.scalar(select(QuestionLog.text))
+    assert asked == "is <@UHEAD123> on call? Q&A"
+
+
+async def test_refusals_redeliveries_and_retries_are_logged_without_message_text(
+    s: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    await make_person(s.db, name="Mo Member", channel="slack", external_id="UMEM")
+    secret = "periwinkle-gazebo"
+    body = slack_event_body(slack_dm_event("UMEM", f"/emergency {secret}"), event_id="EvL")
+    assert (await s.slack(body, secret="not-the-secret")).status_code == 401
+    refused = await s.telegram(tg_text_update(9, 1001, secret), secret="wrong")
+    assert refused.status_code == 403
+    assert (await s.slack(body)).status_code == 200
+    await s.sl.wait_for_messages("DUMEM", 1)
+    assert (await s.slack(body)).status_code == 200  # Slack's retry of the same event
+    s.sl.fail_for_channel(STAFF_CHANNEL, Fault.server_error())
+    await s.deliver()
+    for _ in range(100):
+        if "redelivery dropped" in caplog.text:
+            break
+        await asyncio.sleep(0.05)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("bot.")]
+    assert any(
+        "webhook refused channel=slack status=401 reason=bad signature" in m for m in ours
+    ), ours
+    assert any(
+        "webhook refused channel=telegram status=403 reason=bad secret token" in m for m in ours
+    )
+    assert any("redelivery dropped channel=slack update=EvL" in m for m in ours), ours
+    retried = r"send retried later message=\d+ channel=slack attempt=1 reason=slack 500.* delay="
+    assert any(re.search(retried, m) for m in ours), ours
+    assert secret not in caplog.text  # nor the body of the refused requests

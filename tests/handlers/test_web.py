@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from subprocess import DEVNULL
 
+import httpx
 import pytest
 
 from bot.channels import Platforms
@@ -17,7 +23,13 @@ from bot.store import Database
 from bot.web import build_web_app
 from tests.conftest import DATA, ROOT
 from tests.handlers.conftest import Stack
-from tests.handlers.payloads import slack_signed_headers, tg_text_update
+from tests.handlers.fake_slack import FakeSlack, Fault
+from tests.handlers.payloads import (
+    slack_dm_event,
+    slack_event_body,
+    slack_signed_headers,
+    tg_text_update,
+)
 
 
 async def test_healthz_says_ok_and_metrics_count_what_happened(s: Stack) -> None:
@@ -35,8 +47,6 @@ async def test_healthz_says_ok_and_metrics_count_what_happened(s: Stack) -> None
 
 
 async def test_healthz_is_503_with_a_reason_when_the_database_is_gone(tmp_path: Path) -> None:
-    import httpx
-
     settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", data_dir=DATA)
     broken = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none")
     app = build_web_app(broken, Platforms(settings, {}), Counter(), 10_000)
@@ -87,6 +97,7 @@ def test_directory_invite_prints_a_code_and_links(
     [
         ({"TELEGRAM_TOKEN": "123:X"}, "TELEGRAM_WEBHOOK_SECRET"),
         ({"SLACK_BOT_TOKEN": "xoxb-x"}, "SLACK_SIGNING_SECRET"),
+        ({"LOG_LEVEL": "chatty"}, "LOG_LEVEL"),
     ],
 )
 def test_serve_refuses_to_start_without_the_secrets_it_needs(
@@ -108,3 +119,73 @@ def test_serve_refuses_to_start_without_the_secrets_it_needs(
     assert result.returncode == 2
     assert result.stderr.strip().startswith(f"configuration error: {setting}:")
     assert "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_serve_logs_refusals_redeliveries_and_retries_at_log_level_info(
+    example_db: Path, tmp_path: Path
+) -> None:
+    """The real process: LOG_LEVEL reaches the bot's own loggers, and what they say about a
+    refused webhook, a redelivered event and a send to retry never holds what was typed."""
+    typed = "periwinkle gazebo"
+    port, secret = _free_port(), "serve-signing-secret"
+    body = slack_event_body(slack_dm_event("UNKNOWN1", typed), event_id="EvServe")
+    err_file = tmp_path / "stderr.log"
+    async with FakeSlack() as sl:
+        sl.fail_for_channel("UNKNOWN1", *[Fault.server_error()] * 3)
+        env = {
+            **os.environ,
+            "SLACK_BOT_TOKEN": sl.bot_token,
+            "SLACK_SIGNING_SECRET": secret,
+            "SLACK_API_BASE_URL": sl.base_url,
+            "LOG_LEVEL": "info",
+        }
+        command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"]
+        with err_file.open("wb") as err:
+            process = subprocess.Popen(  # noqa: ASYNC220 - started, then polled without blocking
+                [*command, "--port", str(port)], cwd=ROOT, env=env, stdout=DEVNULL, stderr=err
+            )
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+                await _until(lambda: process.poll() is not None or _listening(port), err_file)
+                assert process.poll() is None, _text(err_file)
+                forged = slack_signed_headers("not-the-secret", body)
+                refused = await http.post("/slack/events", content=body, headers=forged)
+                assert refused.status_code == 401
+                for _ in range(2):  # Slack's retry of the same event
+                    signed = slack_signed_headers(secret, body)
+                    answered = await http.post("/slack/events", content=body, headers=signed)
+                    assert answered.status_code == 200
+            wanted = ("webhook refused channel=slack", "redelivery dropped", "send retried later")
+            await _until(lambda: all(w in _text(err_file) for w in wanted), err_file)
+        finally:
+            process.terminate()
+            await _until(lambda: process.poll() is not None, err_file)
+    log = _text(err_file)
+    assert "INFO bot.handlers.slack: webhook refused channel=slack status=401" in log, log
+    assert (
+        "INFO bot.conversation.dispatcher: redelivery dropped channel=slack update=EvServe" in log
+    )
+    assert "INFO bot.escalation.outbox: send retried later" in log, log
+    assert typed not in log and "gazebo" not in log, log
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def _until(condition: Callable[[], bool], err_file: Path, timeout: float = 60) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, _text(err_file)
+        await asyncio.sleep(0.1)
+
+
+def _text(path: Path) -> str:
+    return path.read_text()

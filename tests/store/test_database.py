@@ -1,5 +1,6 @@
 """Migrations and the database file: created when missing, a clear error when read-only."""
 
+import asyncio
 import shutil
 import stat
 import subprocess
@@ -7,13 +8,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
 
 from bot.cli import main
 from bot.errors import StoreUnavailableError
-from bot.store import Database, is_current, upgrade
-from bot.store.db import check_sqlite_file
+from bot.store import Database, is_current, is_sqlite, upgrade
+from bot.store.db import check_sqlite_file, sqlite_path
+from bot.store.migrate import alembic_config
 from bot.store.models import Base
+from tests.factories import reset_postgres
 
 
 async def test_migrations_create_every_table(db: Database) -> None:
@@ -59,6 +64,45 @@ def test_a_read_only_database_file_is_a_clear_error(
     with pytest.raises(StoreUnavailableError, match="read-only"):
         check_sqlite_file(url)
     monkeypatch.setenv("DATABASE_URL", url)
-    assert main(["db", "upgrade"]) == 1
+    assert main(["db", "upgrade"]) == 2
     expected = f"database error: the database file {path} is read-only (check its permissions)"
     assert capsys.readouterr().err.strip() == expected
+
+
+def test_db_upgrade_says_whether_it_created_migrated_or_upgraded(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+    def fresh() -> str:
+        if is_sqlite(db_url):
+            path = tmp_path / f"new-{len(list(tmp_path.iterdir()))}" / "hotline.db"
+            return f"sqlite+aiosqlite:///{path}"
+        asyncio.run(reset_postgres(db_url))
+        return db_url
+
+    def db_upgrade(url: str) -> str:
+        monkeypatch.setenv("DATABASE_URL", url)
+        assert main(["db", "upgrade"]) == 0
+        return capsys.readouterr().out.strip()
+
+    url = fresh()
+    path = sqlite_path(url)
+    where = str(path) if path else make_url(url).render_as_string(hide_password=True)
+    if path is not None:
+        expected = f"created the database {path} and applied migrations up to {head}"
+    else:
+        expected = f"migrated a new (empty) database {where} up to {head}"
+    assert db_upgrade(url) == expected
+    assert db_upgrade(url) == f"database already up to date at {head} ({where})"
+
+    url = fresh()
+    upgrade(url, "0001")
+    where = str(sqlite_path(url) or where)
+    assert db_upgrade(url) == f"upgraded the database {where} from 0001 to {head}"
+
+    if is_sqlite(db_url):  # an empty file is a new database too
+        empty = tmp_path / "empty.db"
+        empty.touch()
+        expected = f"migrated a new (empty) database {empty} up to {head}"
+        assert db_upgrade(f"sqlite+aiosqlite:///{empty}") == expected
