@@ -1,4 +1,4 @@
-"""Settings from environment variables and an optional `.env` file (names in DESIGN.md).
+"""Settings from environment variables and an optional `.env` file (the README lists them).
 
 `load_settings` turns every validation failure into one `ConfigError` line naming the setting, so
 the command line can stop with exit status 2 and no traceback.

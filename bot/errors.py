@@ -1,7 +1,7 @@
 """Errors our own code raises on purpose.
 
 `UserFacingError` carries text that is safe to show to the person in the chat; anything else that
-escapes a handler is logged with ids and answered with a fixed apology (STYLE.md 6).
+escapes a handler is logged with ids and answered with a fixed apology.
 """
 
 

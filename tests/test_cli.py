@@ -1,4 +1,4 @@
-"""The `hotline` command's stable interfaces (DESIGN.md) and its handling of bad settings."""
+"""The `hotline` command's stable interfaces (docs/architecture.md) and its handling of bad settings."""
 
 import io
 import json

@@ -2,7 +2,7 @@
 
 Order of business: clean and bound the text, identify the sender, then a button action, a
 command, or a question (urgency check, open requests, FAQ). `handle` is the one error boundary
-per message (STYLE.md 6): business errors carry their own safe text, anything else is logged with
+per message: business errors carry their own safe text, anything else is logged with
 ids and answered with a fixed apology.
 """
 

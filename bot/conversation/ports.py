@@ -1,7 +1,7 @@
 """The sender port: what the core needs from a channel to deliver a message to someone.
 
 Each channel implements `Sender` and translates its own exceptions into these outcomes at the
-edge (STYLE.md 5), so the outbox never sees a platform error type.
+edge, so the outbox never sees a platform error type.
 """
 
 from __future__ import annotations

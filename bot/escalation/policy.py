@@ -1,4 +1,4 @@
-"""Escalation as a table of small steps (STYLE.md 7): each step pings one rota level, and every
+"""Escalation as a table of small steps: each step pings one rota level, and every
 outcome, including "nobody reachable here", is a timeline event. A level with nobody reachable is
 skipped at once; the last level (the named fallback) repeats until someone acknowledges.
 """

@@ -1,4 +1,4 @@
-"""Opening hotline requests. The reference comes from the committed row (DESIGN.md durability)."""
+"""Opening hotline requests. The reference is shown only from the committed row."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A job takes one request at a time in its own transaction: it claims the row (FOR UPDATE SKIP
 LOCKED on PostgreSQL, so two processes never work on the same request), re-checks that the work
 is still wanted (still open, still due), and writes the step, its pings and its next timer in one
-commit (STYLE.md 8). A concurrent acknowledge moves the version column, so a stale step fails
+commit. A concurrent acknowledge moves the version column, so a stale step fails
 its UPDATE and is dropped.
 """
 

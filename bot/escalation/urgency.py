@@ -1,6 +1,6 @@
 """Urgency detection: does a member's message read as an emergency for the duty officer, and which.
 
-Pure after loading (STYLE.md 4). The cue phrases are data (`data/urgency/cues.yaml`) read with
+Pure after loading. The cue phrases are data (`data/urgency/cues.yaml`) read with
 the FAQ matcher's own text analysis, so synonyms, abbreviations and stems mean the same thing
 here as there. A missed emergency costs far more than a false alarm, so one clear cue is enough
 and even a topic word counts on its own; what holds false alarms down is language that marks a

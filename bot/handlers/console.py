@@ -66,7 +66,7 @@ def render(reply: Reply, width: int = 88, first: int = 1) -> str:
 
 
 class ConsoleSender:
-    """Delivers console-channel messages from the outbox by printing them (STYLE.md 2: the port).
+    """Delivers console-channel messages from the outbox by printing them (the sender port).
 
     In `hotline chat` it shows messages for the person at this terminal (pings, updates); in
     `hotline worker` it prints them as JSON lines, for development and tests.

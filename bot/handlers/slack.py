@@ -1,11 +1,11 @@
 """The Slack channel (slack-bolt `AsyncApp`): events, slash command and buttons in, Block Kit out.
 
-A thin translator (STYLE.md 1). Bolt verifies request signatures before any listener runs (a
+A thin translator. Bolt verifies request signatures before any listener runs (a
 bad or stale signature is answered 401). Slash commands and buttons call `ack()` first: Slack
 wants an answer within 3 seconds and retries events it thinks were not acknowledged, so every
 event carries its `event_id` to the dispatcher, which drops redeliveries. What people type goes
 through `slack_text.decode` (Slack's entities and markup as plain text). Slack's exceptions are
-turned into the sender port's outcomes here and nowhere else (STYLE.md 5).
+turned into the sender port's outcomes here and nowhere else.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The Telegram channel (python-telegram-bot 22): updates in, replies and outbound messages out.
 
-A thin translator (STYLE.md 1): an update becomes an `IncomingMessage` for the dispatcher, and
+A thin translator: an update becomes an `IncomingMessage` for the dispatcher, and
 each `Reply` becomes HTML messages with inline keyboards. Telegram's exceptions are turned into
-the sender port's outcomes here and nowhere else (STYLE.md 5). Updates arrive by long polling
+the sender port's outcomes here and nowhere else. Updates arrive by long polling
 (`hotline run`) or by webhook (`/telegram/webhook` in the web app, which checks the secret token
 before handing the body to `process_webhook`).
 """

@@ -1,4 +1,4 @@
-"""Match a question against the FAQ index: a typed result with a band and scores (STYLE.md 3).
+"""Match a question against the FAQ index: a typed result with a band and scores.
 
 Pure: reads only the index it is given. The score of an entry blends three signals, each in
 [0, 1]:

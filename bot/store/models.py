@@ -195,7 +195,7 @@ class HotlineRequest(Base):
     question_id: Mapped[int | None] = mapped_column(
         ForeignKey("question_log.id", ondelete="SET NULL")
     )
-    # Escalation state: timers are columns, never in-memory jobs (DESIGN.md durability rules).
+    # Escalation state: timers are columns, never in-memory jobs (docs/architecture.md, Storage).
     level: Mapped[int] = mapped_column(Integer, default=0)
     steps: Mapped[int] = mapped_column(Integer, default=0)
     next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

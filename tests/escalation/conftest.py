@@ -67,6 +67,28 @@ class Partnership:
     async def make_member(self, name: str) -> Person:
         return await make_person(self.db, name=name)
 
+    async def office_hours_rota(
+        self,
+        staff: tuple[Person, Person, Person] | None = None,
+        wake: str | None = WAKE,
+    ) -> None:
+        """Hotline hours Monday to Friday, 08:00 to 18:00, like the example rota; `staff` are
+        the primary, backup and fallback (this partnership's by default)."""
+        primary, backup, fallback = staff or (self.primary, self.backup, self.fallback)
+        await make_rota(
+            self.db,
+            rota_yaml(
+                primary.email,
+                backup.email,
+                fallback.email,
+                hours="{days: Mon-Fri, from: '08:00', to: '18:00'}",
+                pattern_days="Mon-Fri",
+                pattern_from="08:00",
+                pattern_to="18:00",
+                wake=wake,
+            ),
+        )
+
     def inbox(self, person: Person) -> list[str]:
         return [r.text for r in self.channel.to(person.email)]
 

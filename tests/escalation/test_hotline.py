@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from bot.conversation import texts
 from bot.escalation.timeline import events_of
 from bot.store.models import HotlineRequest, OutboundMessage, RequestKind, RequestStatus
-from tests.escalation.conftest import TIMEOUT, WAKE, Partnership
+from tests.escalation.conftest import TIMEOUT, Partnership
 from tests.factories import make_person
 from tests.fakes import RetryLater, Unreachable
 
@@ -126,21 +126,7 @@ async def test_a_level_with_nobody_reachable_is_skipped_at_once(p: Partnership) 
 async def test_out_of_hours_waits_for_opening_but_safeguarding_pings_the_fallback_now(
     p: Partnership,
 ) -> None:
-    from tests.factories import make_rota, rota_yaml
-
-    await make_rota(
-        p.db,
-        rota_yaml(
-            p.primary.email,
-            p.backup.email,
-            p.fallback.email,
-            hours="{days: Mon-Fri, from: '08:00', to: '18:00'}",
-            pattern_days="Mon-Fri",
-            pattern_from="08:00",
-            pattern_to="18:00",
-            wake=WAKE,
-        ),
-    )
+    await p.office_hours_rota()
     p.clock.now = p.clock.now.replace(hour=21)  # Monday 21:00 London (UTC in November)
     held = await p.say(
         p.member, "/emergency a journalist keeps ringing about the head's suspension"

@@ -8,30 +8,13 @@ from sqlalchemy import select
 from bot.conversation import texts
 from bot.escalation.timeline import events_of
 from bot.store.models import HotlineRequest
-from tests.escalation.conftest import OOH_PHONE, PHONE, WAKE, Partnership
-from tests.factories import make_rota, rota_yaml
+from tests.escalation.conftest import OOH_PHONE, PHONE, Partnership
 
 SUNDAY_EVENING = datetime(2026, 11, 29, 19, 30, tzinfo=UTC)  # 19:30 in London (GMT)
 DISCLOSURE = (
     "a year 5 girl has just told her teacher that a relative is abusing her and she is scared "
     "to go home tonight"
 )
-
-
-async def office_hours_rota(p: Partnership) -> None:
-    await make_rota(
-        p.db,
-        rota_yaml(
-            p.primary.email,
-            p.backup.email,
-            p.fallback.email,
-            hours="{days: Mon-Fri, from: '08:00', to: '18:00'}",
-            pattern_days="Mon-Fri",
-            pattern_from="08:00",
-            pattern_to="18:00",
-            wake=WAKE,
-        ),
-    )
 
 
 async def requests_of(p: Partnership) -> list[HotlineRequest]:
@@ -56,7 +39,7 @@ async def test_a_disclosure_typed_while_an_ofsted_request_is_held_is_a_new_emerg
 ) -> None:
     """The scenario seen on a Sunday evening: an Ofsted request held until Monday, then a
     safeguarding disclosure. It must get its own request, the 999 line and a ping now."""
-    await office_hours_rota(p)
+    await p.office_hours_rota()
     p.clock.now = SUNDAY_EVENING
     held = await p.say(p.member, "/emergency Ofsted rang to say they inspect us tomorrow")
     (ofsted,) = await requests_of(p)

@@ -18,20 +18,9 @@ from tests.factories import make_person, make_rota, rota_yaml
 SUNDAY_EVENING = datetime(2026, 11, 29, 19, 30, tzinfo=UTC)
 
 
-async def rota(
-    p: Partnership, primary: Person, backup: Person, fallback: Person, **kw: str
-) -> None:
-    await make_rota(p.db, rota_yaml(primary.email, backup.email, fallback.email, **kw))
-
-
-def office_hours(wake: str | None = WAKE) -> dict[str, str]:
-    found = {
-        "hours": "{days: Mon-Fri, from: '08:00', to: '18:00'}",
-        "pattern_days": "Mon-Fri",
-        "pattern_from": "08:00",
-        "pattern_to": "18:00",
-    }
-    return found | ({"wake": wake} if wake is not None else {})
+async def rota(p: Partnership, primary: Person, backup: Person, fallback: Person) -> None:
+    """Hotline hours at every hour, with these three on duty."""
+    await make_rota(p.db, rota_yaml(primary.email, backup.email, fallback.email))
 
 
 def said(reply_text: str, reference: str | None) -> str:
@@ -91,7 +80,7 @@ async def test_nobody_reachable_out_of_hours_gives_a_number_that_answers(p: Part
     a, b, c = [
         await make_person(p.db, role=Role.STAFF, name=f"Off {n}", linked=False) for n in range(3)
     ]
-    await rota(p, a, b, c, **office_hours())
+    await p.office_hours_rota((a, b, c))
     p.clock.now = SUNDAY_EVENING
     reply = await p.say(p.member, "/emergency a pupil is missing from the residential trip")
     request = await only(p)
@@ -107,7 +96,7 @@ async def test_nobody_reachable_out_of_hours_gives_a_number_that_answers(p: Part
 async def test_held_out_of_hours_says_when_and_it_cannot_wait_pings_the_fallback(
     p: Partnership,
 ) -> None:
-    await rota(p, p.primary, p.backup, p.fallback, **office_hours())
+    await p.office_hours_rota()
     p.clock.now = SUNDAY_EVENING
     held = await p.say(p.member, "/emergency Ofsted rang to say they inspect us tomorrow")
     request = await only(p)
@@ -138,7 +127,7 @@ async def test_without_an_out_of_hours_number_the_closed_hotline_is_never_given(
     p: Partnership,
 ) -> None:
     p.dispatcher.deps = replace(p.deps, out_of_hours_phone="")
-    await rota(p, p.primary, p.backup, p.fallback, **office_hours())
+    await p.office_hours_rota()
     p.clock.now = SUNDAY_EVENING
     held = await p.say(p.member, "/emergency Ofsted rang to say they inspect us tomorrow")
     request = await only(p)
@@ -147,7 +136,7 @@ async def test_without_an_out_of_hours_number_the_closed_hotline_is_never_given(
 
 
 async def test_it_cannot_wait_is_only_for_the_requests_own_member(p: Partnership) -> None:
-    await rota(p, p.primary, p.backup, p.fallback, **office_hours())
+    await p.office_hours_rota()
     p.clock.now = SUNDAY_EVENING
     held = await p.say(p.member, "/emergency Ofsted rang to say they inspect us tomorrow")
     other = await p.make_member("Olu Other")
@@ -171,7 +160,7 @@ async def test_it_cannot_wait_is_only_for_the_requests_own_member(p: Partnership
 async def test_which_categories_wake_someone_out_of_hours_is_the_rotas_data(
     p: Partnership, wake: str | None, text: str, woken: bool
 ) -> None:
-    await rota(p, p.primary, p.backup, p.fallback, **office_hours(wake))
+    await p.office_hours_rota(wake=wake)
     p.clock.now = SUNDAY_EVENING
     await p.say(p.member, f"/emergency {text}")
     await p.deliver()
