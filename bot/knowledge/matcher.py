@@ -144,19 +144,36 @@ class Evidence:
 NO_EVIDENCE = Evidence({}, {}, {}, {})
 
 
-def match(text: str, index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY) -> MatchResult:
+@dataclass(frozen=True, slots=True)
+class Lexical:
+    """The lexical evidence for one question: its terms and a score per entry id."""
+
+    query: str
+    terms: tuple[str, ...]
+    scores: dict[str, float]
+
+
+def lexical(text: str, index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY) -> Lexical:
     query = text.strip()
     terms = query_terms(query, index)
     if not terms:
-        return decide(query, _function_word_scores(query, index, policy), policy)
+        return Lexical(query, (), _function_word_scores(query, index, policy))
     scores = evidence(terms, index, policy).scores(policy)
-    result = decide(query, {index.entries[i].id: s for i, s in scores.items()}, policy)
-    if (
-        result.band is Band.ANSWER
-        and len(terms) == 1
-        and _entries_with(terms[0], index) > policy.one_word_spread
-    ):
-        # One word that several entries share ("coaching", "support") cannot say which is meant.
+    return Lexical(query, tuple(terms), {index.entries[i].id: s for i, s in scores.items()})
+
+
+def match(text: str, index: FaqIndex, policy: MatchPolicy = DEFAULT_POLICY) -> MatchResult:
+    found = lexical(text, index, policy)
+    return guard_one_word(
+        decide(found.query, found.scores, policy), found.terms, index, policy.one_word_spread
+    )
+
+
+def guard_one_word(
+    result: MatchResult, terms: Sequence[str], index: FaqIndex, spread: int
+) -> MatchResult:
+    """One word that several entries share ("coaching", "support") cannot say which is meant."""
+    if result.band is Band.ANSWER and len(terms) == 1 and _entries_with(terms[0], index) > spread:
         return replace(result, band=Band.SUGGEST, answer_id=None)
     return result
 

@@ -34,7 +34,7 @@ def test_embeddings_match_sentence_transformers() -> None:
         assert cosine >= 0.9999, (sentence["text"], cosine)
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
     # Batched and one at a time agree (padding never leaks into a shorter text).
-    embedder._cache.clear()
+    embedder.forget()
     alone = np.stack([embedder.embed_one(t) for t in texts])
     assert np.allclose(alone, ours, atol=1e-5)
 

@@ -1,0 +1,170 @@
+"""The sentence-embedding signal beside the lexical matcher, and the one decision over both.
+
+Every phrasing of every entry (its question and alternatives, learned phrasings included) is
+embedded once; a question's semantic score for an entry is its best cosine over the entry's
+phrasings. The combined score is `lexical_weight * lexical + (1 - lexical_weight) * cosine`, and
+the same answer / suggest / unknown decision as the lexical matcher runs on it with thresholds of
+its own (`CombinedPolicy`, chosen by cross-validation with bench/tune_matcher.py). When the
+lexical score alone is decisive (high, with a clear lead) the model is not run at all.
+
+Pure apart from the embedder's arithmetic: building reads no files (see `phrasing_cache` for
+the on-disk cache of phrasing vectors, which the loader uses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bot.knowledge.embedding import Embedder, Vectors
+from bot.knowledge.index import FaqIndex
+from bot.knowledge.matcher import (
+    DEFAULT_POLICY,
+    Band,
+    MatchPolicy,
+    MatchResult,
+    decide,
+    guard_one_word,
+    lexical,
+)
+from bot.knowledge.schema import entry_texts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedPolicy:
+    """Weights and thresholds of the combined decision, tuned with bench/tune_matcher.py."""
+
+    lexical_weight: float = 0.6
+    answer_at: float = 0.36
+    answer_margin: float = 0.01
+    suggest_at: float = 0.25
+    suggestion_floor: float = 0.2
+    # The lexical matcher's own answer stands without the model when it is this sure.
+    decisive_at: float = 0.6
+    decisive_margin: float = 0.2
+
+    def thresholds(self, policy: MatchPolicy) -> MatchPolicy:
+        return replace(
+            policy,
+            answer_at=self.answer_at,
+            answer_margin=self.answer_margin,
+            suggest_at=self.suggest_at,
+            suggestion_floor=self.suggestion_floor,
+        )
+
+
+DEFAULT_COMBINED = CombinedPolicy()
+
+
+@dataclass(frozen=True)
+class SemanticIndex:
+    """Unit vectors of every phrasing, grouped by entry (rows of entry n are
+    `starts[n]:starts[n + 1]`, every entry has at least its question)."""
+
+    embedder: Embedder
+    vectors: Vectors
+    starts: NDArray[np.intp]
+    ids: tuple[str, ...]
+
+    def cosines(self, text: str) -> NDArray[np.float32]:
+        """The best cosine of `text` with each entry's phrasings, in entry order."""
+        similarity = self.vectors @ self.embedder.embed_one(text)
+        return np.asarray(np.maximum.reduceat(similarity, self.starts[:-1]), dtype=np.float32)
+
+
+def phrasings(index: FaqIndex) -> tuple[list[str], NDArray[np.intp]]:
+    texts: list[str] = []
+    starts = [0]
+    for entry in index.entries:
+        texts.extend(entry_texts(entry))
+        starts.append(len(texts))
+    return texts, np.asarray(starts, dtype=np.intp)
+
+
+def cache_key(embedder: Embedder, texts: Sequence[str]) -> str:
+    digest = hashlib.sha256(embedder.identity.encode())
+    for text in texts:
+        digest.update(b"\0" + text.encode())
+    return digest.hexdigest()[:32]
+
+
+def phrasing_cache(folder: Path | None) -> Callable[[Embedder, list[str]], Vectors]:
+    """Embed phrasings, reusing the vectors saved for exactly these texts and this model."""
+
+    def embed(embedder: Embedder, texts: list[str]) -> Vectors:
+        if folder is None:
+            return embedder.embed(texts)
+        path = folder / f"phrasings-{cache_key(embedder, texts)}.npy"
+        try:
+            saved = np.load(path, allow_pickle=False)
+            if saved.shape == (len(texts), embedder.dim) and saved.dtype == np.float32:
+                return np.asarray(saved, dtype=np.float32)
+        except (OSError, ValueError):
+            pass  # no cache yet, or a damaged one: embed afresh
+        vectors = embedder.embed(texts)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".tmp.npy")
+            np.save(partial, vectors, allow_pickle=False)
+            partial.replace(path)  # never a half-written cache for another process to read
+        except OSError as exc:
+            log.warning("embedding cache not written (%s): %s", type(exc).__name__, folder)
+        return vectors
+
+    return embed
+
+
+def build_semantic(
+    index: FaqIndex,
+    embedder: Embedder,
+    embed: Callable[[Embedder, list[str]], Vectors] | None = None,
+) -> SemanticIndex:
+    texts, starts = phrasings(index)
+    vectors = (embed or phrasing_cache(None))(embedder, texts)
+    return SemanticIndex(embedder, vectors, starts, index.ids)
+
+
+def combined_match(
+    text: str,
+    index: FaqIndex,
+    semantic: SemanticIndex,
+    policy: MatchPolicy = DEFAULT_POLICY,
+    combined: CombinedPolicy = DEFAULT_COMBINED,
+) -> MatchResult:
+    found = lexical(text, index, policy)
+    alone = decide(found.query, found.scores, policy)
+    if alone.band is Band.ANSWER and _decisive(alone, combined):
+        return guard_one_word(alone, found.terms, index, policy.one_word_spread)
+    if not found.query:
+        return alone
+    scores = combine(found.scores, semantic.cosines(found.query), semantic.ids, combined)
+    result = decide(found.query, scores, combined.thresholds(policy))
+    return guard_one_word(result, found.terms, index, policy.one_word_spread)
+
+
+def combine(
+    lexical_scores: dict[str, float],
+    cosines: NDArray[np.float32],
+    ids: Sequence[str],
+    combined: CombinedPolicy,
+) -> dict[str, float]:
+    w = combined.lexical_weight
+    return {
+        entry_id: w * lexical_scores.get(entry_id, 0.0) + (1 - w) * float(cos)
+        for entry_id, cos in zip(ids, cosines, strict=True)
+    }
+
+
+def _decisive(result: MatchResult, combined: CombinedPolicy) -> bool:
+    second = result.suggestions[1].score if len(result.suggestions) > 1 else 0.0
+    return (
+        result.score >= combined.decisive_at and result.score - second >= combined.decisive_margin
+    )
