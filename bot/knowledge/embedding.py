@@ -109,6 +109,7 @@ class Embedder:
             _layer(weights, f"encoder.layer.{n}") for n in range(int(config["num_hidden_layers"]))
         ]
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self.computed = 0  # texts run through the model so far (not from the cache)
 
     @property
     def identity(self) -> str:
@@ -147,6 +148,7 @@ class Embedder:
             self._cache.popitem(last=False)
 
     def _forward(self, texts: Sequence[str]) -> Vectors:
+        self.computed += len(texts)
         encodings = self._tokenizer.encode_batch(list(texts))  # type: ignore[attr-defined]
         length = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), length), dtype=np.int64)
