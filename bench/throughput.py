@@ -4,11 +4,16 @@ the same run and through the same harness, a bare python-telegram-bot echo bot
 (bench/echo_bot.py).
 
     python -m bench.throughput [--messages 1000] [--postgres URL | --no-postgres]
+                               [--matcher words|embeddings] [--questions kb|new]
 
 Two figures per server:
 - throughput: `--messages` updates posted with 64 in flight; messages a second from the first
   post to the last reply;
 - latency at a steady 100 messages a second for `--messages` messages: post to reply, p50 / p99.
+`--matcher words` runs the bot without the embedding model (EMBEDDING_MODEL_DIR=off), for the
+cost of the embeddings beside it. `--questions new` (the default) sends questions in new wording
+(bench/data/faq-unseen.jsonl), each made unique with a number, so no answer comes from a cache as
+none would for real members; `kb` sends the FAQ's own questions over and over.
 Each message comes from its own member, so the one-a-second-per-chat throttle never waits;
 the bot's overall Telegram limit is raised out of the way (the platform limit is not what is
 measured here). A benchmark: it prints figures, it asserts nothing.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -201,8 +207,16 @@ async def measure(
     return rate, latencies
 
 
+def questions_for(kind: str, count: int) -> list[str]:
+    if kind == "kb":
+        return [e.question for e in load_knowledge_base(DATA).index.entries]
+    lines = (ROOT / "bench" / "data" / "faq-unseen.jsonl").read_text("utf-8").splitlines()
+    pool = [json.loads(line)["query"] for line in lines if line.strip()]
+    return [f"{pool[n % len(pool)]} ({n})" for n in range(count)]
+
+
 async def run_one(label: str, command: list[str], env: dict[str, str], args: Any) -> float:
-    kb_questions = [e.question for e in load_knowledge_base(DATA).index.entries]
+    kb_questions = questions_for(args.questions, 3 * args.messages + 200)
     async with FakeTelegram() as tg:
         port = free_port()
         full_env = {
@@ -227,9 +241,13 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1/test")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--matcher", choices=("words", "embeddings"), default="embeddings")
+    parser.add_argument("--questions", choices=("kb", "new"), default="new")
     args = parser.parse_args()
     members = 20 + 2 * args.messages
     bot_env = {"TELEGRAM_MAX_PER_SECOND": "100000", "TELEGRAM_CHAT_INTERVAL_S": "1.0"}
+    if args.matcher == "words":
+        bot_env["EMBEDDING_MODEL_DIR"] = "off"
     hotline = [sys.executable, "-m", "bot", "serve"]
 
     bare = await run_one(

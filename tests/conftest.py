@@ -25,6 +25,7 @@ from bot.conversation.context import Deps
 from bot.escalation.policy import EscalationConfig
 from bot.escalation.urgency import UrgencyDetector, load_detector
 from bot.knowledge import KnowledgeBase, load_knowledge_base
+from bot.knowledge.embedding import Embedder, load_embedder
 from bot.knowledge.language import load_lexicon
 from bot.store import Database, upgrade
 from bot.store.models import Base, utcnow
@@ -33,6 +34,10 @@ from tests.factories import reset_postgres
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 PHONE = "020 7946 0000"
+# Phrasing vectors are computed once (tens of seconds on a small machine) and reused by every
+# test and every `hotline` subprocess of every run, as a deployment reuses its cache.
+EMBEDDING_CACHE = ROOT / ".cache" / "hotline"
+os.environ.setdefault("EMBEDDING_CACHE_DIR", str(EMBEDDING_CACHE))
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -105,8 +110,16 @@ async def db(db_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture(scope="session")
-def kb() -> KnowledgeBase:
-    return load_knowledge_base(DATA)
+def embedder() -> Embedder | None:
+    """The real model when installed (as `make test` installs it), else None: the lexical
+    matcher alone, as a deployment without the model runs."""
+    return load_embedder(None)
+
+
+@pytest.fixture(scope="session")
+def kb(embedder: Embedder | None) -> KnowledgeBase:
+    """The knowledge base as the bot runs it: the combined matcher when the model is there."""
+    return load_knowledge_base(DATA, embedder, EMBEDDING_CACHE)
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.types import IncomingMessage
 from bot.escalation.policy import EscalationConfig
-from bot.escalation.urgency import UrgencyDetector
-from bot.knowledge import KnowledgeBase
+from bot.escalation.urgency import UrgencyReader
+from bot.knowledge.source import KnowledgeSource
 from bot.store.models import Person, utcnow
 
 
@@ -22,12 +22,14 @@ def _nothing() -> None:
 
 @dataclass(frozen=True)
 class Deps:
-    kb: KnowledgeBase
-    urgency: UrgencyDetector
+    # a KnowledgeBase, or the live holder that keeps learned phrasings current (bot.teaching)
+    kb: KnowledgeSource
+    urgency: UrgencyReader  # the cue detector, or the learned one stacked on it
     escalation: EscalationConfig
     hotline_phone: str
     timezone: ZoneInfo
     out_of_hours_phone: str = ""  # answered when the hotline is closed (never the hotline)
+    max_message_chars: int = 4000  # also the longest phrasing /teach stores
     clock: Callable[[], datetime] = utcnow
     # called after a commit that queued outbound messages, to send them without waiting a tick
     on_queued: Callable[[], None] = field(default=_nothing)

@@ -32,6 +32,7 @@ from bot.conversation.ports import ProfileLookup
 from bot.conversation.questions import log_question, own_question, record_feedback
 from bot.conversation.ratelimit import RateLimiter
 from bot.conversation.staff_help import staff_help
+from bot.conversation.teach import teach_buttons
 from bot.conversation.types import Button, IncomingMessage, Reply
 from bot.directory.identities import identify_with_open_request
 from bot.errors import StoreUnavailableError, UserFacingError
@@ -42,6 +43,7 @@ from bot.escalation.rota_store import current_rota
 from bot.knowledge import Band, MatchResult
 from bot.store.db import Database
 from bot.store.models import HotlineRequest, Person, QuestionLog, RequestKind
+from bot.teaching.live import live_of
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,9 @@ Handler = Callable[[Context, str], Awaitable[list[Reply]]]
 class Dispatcher:
     def __init__(self, db: Database, deps: Deps, config: DispatcherConfig) -> None:
         self.db = db
-        self.deps = deps
-        self.kb = deps.kb
+        # Learned phrasings count at once: the knowledge base is the live holder (bot.teaching).
+        self.kb = live_of(deps.kb)
+        self.deps = replace(deps, kb=self.kb)
         self.config = config
         self.limiter = RateLimiter(config.rate_limit, config.rate_window_s)
         # Platforms that vouch for their users' emails (Slack), set by the channel adapters.
@@ -122,12 +125,22 @@ class Dispatcher:
             return [Reply(texts.EMPTY)]
         if not self.limiter.allow(f"{message.channel}:{message.sender_ref}"):
             return [Reply(texts.SLOW_DOWN)]
+        await self._refresh_knowledge()
         async with self.db.session() as session:
             try:
                 return await self._in_session(session, message, text)
             finally:
                 if session.info.get(QUEUED):
                     queued.append(True)
+
+    async def _refresh_knowledge(self) -> None:
+        """Phrasings taught in another process: a version check at most every few seconds."""
+        try:
+            await self.kb.refresh(self.db)
+        except (StoreUnavailableError, SQLAlchemyError, OSError):
+            # The message's own transaction meets the same fault and says so; until then the
+            # phrasings already loaded stand.
+            log.warning("learned phrasings not refreshed", exc_info=True)
 
     async def _in_session(
         self, session: AsyncSession, message: IncomingMessage, text: str
@@ -324,7 +337,13 @@ class Dispatcher:
         )
         if question is not None:
             question.passed_on = True
-        await post_support_request(ctx.session, request, ctx.now, self.deps.escalation)
+        await post_support_request(
+            ctx.session,
+            request,
+            ctx.now,
+            self.deps.escalation,
+            teach_buttons(self.kb, request.id, text),
+        )
         await ctx.session.commit()  # the reference is only shown once it is durable
         log.info("support request opened id=%s", request.id)
         return Reply(
@@ -345,13 +364,7 @@ class Dispatcher:
         staff_button = staff.BUTTONS.get(verb)
         if staff_button is not None:
             if not ctx.person.is_staff:
-                return [
-                    Reply(
-                        texts.STAFF_ONLY.format(
-                            command=texts.ACKNOWLEDGE if verb == "ack" else texts.RESOLVE
-                        )
-                    )
-                ]
+                return [Reply(texts.STAFF_ONLY.format(command=staff.BUTTON_NAMES[verb]))]
             return await staff_button(self.deps, ctx, rest)
         return [Reply(texts.STALE_BUTTON)]
 

@@ -1,6 +1,7 @@
-"""Staff commands and buttons: /oncall, /open, /ack, /resolve, /note, /reply; Acknowledge and
-Resolve. Members get a clear refusal; a bad or unknown reference gets a clear message, a missing
-one the command's usage and the references it could take."""
+"""Staff commands and buttons: /oncall, /open, /ack, /resolve, /note, /reply, /teach;
+Acknowledge, Resolve and the teach buttons (bot/conversation/teach.py). Members get a clear
+refusal; a bad or unknown reference gets a clear message, a missing one the command's usage and
+the references it could take."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.conversation import texts
 from bot.conversation.context import Context, Deps
+from bot.conversation.teach import (
+    TEACH_ANYWAY_VERB,
+    TEACH_COMMAND,
+    TEACH_VERB,
+    teach_anyway_button,
+    teach_button,
+    teach_cmd,
+)
 from bot.conversation.types import Reply
 from bot.errors import UserFacingError
 from bot.escalation.hotline import (
@@ -232,6 +241,25 @@ STAFF: tuple[Command, ...] = (
     ),
     Command("/note", "/note REF TEXT", "add a note to a request's timeline", note_cmd),
     Command("/reply", "/reply REF TEXT", "send the member an answer", reply_cmd),
+    Command(
+        TEACH_COMMAND,
+        "/teach REF [ENTRY-ID]",
+        "teach the FAQ a passed-on question as a phrasing of an entry (without ENTRY-ID: choose "
+        "from buttons; or reply to the request with /teach ENTRY-ID)",
+        teach_cmd,
+    ),
 )
 COMMANDS: dict[str, StaffCommand] = by_name(STAFF)
-BUTTONS: dict[str, StaffCommand] = {"ack": ack_button, "res": resolve_button}
+BUTTONS: dict[str, StaffCommand] = {
+    "ack": ack_button,
+    "res": resolve_button,
+    TEACH_VERB: teach_button,
+    TEACH_ANYWAY_VERB: teach_anyway_button,
+}
+# what a member pressing a staff button is told is for staff only
+BUTTON_NAMES: dict[str, str] = {
+    "ack": texts.ACKNOWLEDGE,
+    "res": texts.RESOLVE,
+    TEACH_VERB: TEACH_COMMAND,
+    TEACH_ANYWAY_VERB: TEACH_COMMAND,
+}

@@ -248,3 +248,45 @@ EVENT_ADDED = "Event added: {title!r} on {when}. Weekly digests will list it in 
 NEWS_USAGE = "/news TITLE | TEXT (the text may include a link written as [label](https://...))"
 EVENT_USAGE = "/event DATE | TITLE | TEXT, e.g. /event 2026-12-03 16:00 | DSL network | Room 2"
 EVENT_IN_PAST = "{when} has already passed. " + "Usage: " + EVENT_USAGE
+
+# Teaching the FAQ its gaps (the staff chat's /teach and `hotline faq teach`)
+TEACH_USAGE = (
+    "Usage: /teach REF [ENTRY-ID], where REF is a passed-on question's reference like "
+    "HL-2026-0042; or reply to its support request with /teach ENTRY-ID. Without ENTRY-ID I "
+    "show the closest FAQ entries to choose from."
+)
+TEACH_BUTTON = "Teach: {question}"
+TEACH_ANYWAY = "Teach anyway"
+TEACH_CHOOSE = 'Which FAQ entry answers {reference}: "{text}"? Or send /teach {reference} ENTRY-ID.'
+TEACH_NO_SUGGESTIONS = (
+    'No FAQ entry comes close to {reference}: "{text}". Send /teach {reference} ENTRY-ID with '
+    "the id of the entry that answers it."
+)
+TEACH_NOT_SUPPORT = (
+    "{reference} is an emergency, not a passed-on question: only questions passed to the team "
+    "can be taught."
+)
+TEACH_NO_QUESTION = "{reference} has no question to teach: the member only asked for a person."
+TEACH_NO_REQUEST = (
+    "I can't tell which request that message is about: send /teach REF ENTRY-ID instead."
+)
+TEACH_STALE = (
+    "That button has expired (its request or FAQ entry is gone). Send /teach REF for the current "
+    "choices."
+)
+TEACH_EMPTY = "There is no question text to teach."
+TEACH_TOO_LONG = "That text is {length} characters; a phrasing can be at most {limit}."
+TEACH_UNKNOWN_ENTRY = "There is no FAQ entry {entry_id!r}.{hint}"
+TEACH_DID_YOU_MEAN = " Did you mean {ids}?"
+TEACH_OTHER_ENTRY = (
+    'Not taught: "{text}" is already a phrasing of {owner}, and a wording can belong to one '
+    "entry only."
+)
+TEACH_KNOWN = 'Already known: "{text}" is a phrasing of {entry_id}.'
+TEACH_DONE = 'Taught: "{text}" → {entry_id} ({question}).'
+TEACH_ANSWERS = "Asked like that, members now get its answer."
+TEACH_STILL = "Asked exactly like that it still gets {outcome}: other entries share its words."
+TEACH_CHANGES = "This changes other answers:"
+TEACH_HELD = 'Not taught: "{text}" → {entry_id} would change other answers:'
+TEACH_HELD_CHAT = "Press Teach anyway to store it all the same, or choose another entry."
+TEACH_HELD_CLI = "Nothing stored: add --force to teach it all the same."

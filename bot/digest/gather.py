@@ -21,6 +21,7 @@ from bot.digest.faq_changes import changes_between
 from bot.digest.subscriptions import DELIVERY_PREFIX
 from bot.escalation.reports import report_between
 from bot.knowledge import Band, KnowledgeBase
+from bot.knowledge.source import KnowledgeSource
 from bot.store.models import (
     AnswerFeedback,
     DigestRun,
@@ -131,7 +132,7 @@ def _question_key(text: str) -> str:
 
 
 async def staff_week(
-    session: AsyncSession, kb: KnowledgeBase, start: datetime, end: datetime
+    session: AsyncSession, kb: KnowledgeSource, start: datetime, end: datetime
 ) -> StaffWeek:
     """The team's figures for [start, end): requests, response times, what is still open, the
     questions the FAQ could not answer and the answers marked not helpful."""

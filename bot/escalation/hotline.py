@@ -9,6 +9,7 @@ loser's UPDATE matches no row and raises StaleDataError, which callers turn into
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.conversation import texts
-from bot.conversation.types import Reply
+from bot.conversation.types import Button, Reply
 from bot.escalation.outbox import enqueue
 from bot.escalation.policy import (
     EscalationConfig,
@@ -188,15 +189,20 @@ async def wake_held(
 
 
 async def post_support_request(
-    session: AsyncSession, request: HotlineRequest, now: datetime, config: EscalationConfig
+    session: AsyncSession,
+    request: HotlineRequest,
+    now: datetime,
+    config: EscalationConfig,
+    extra_buttons: Sequence[Button] = (),
 ) -> None:
-    """A non-urgent request goes to the staff chat for anyone to claim; no timers."""
+    """A non-urgent request goes to the staff chat for anyone to claim; no timers.
+    `extra_buttons` follow the claim button (the dispatcher's "Teach: ..." choices)."""
     member = await session.get(Person, request.person_id)
     reply = Reply(
         texts.SUPPORT_POST.format(
             reference=request.reference, member=member.name if member else "?", text=request.text
         ),
-        (texts.claim_button(request.id),),
+        (texts.claim_button(request.id), *extra_buttons),
     )
     add_event(session, request.id, "opened", request.text, request.person_id, now)
     await copy_to_staff_chat(session, config, request, now, reply, f"support:{request.id}")

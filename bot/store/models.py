@@ -172,6 +172,32 @@ class AnswerFeedback(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class LearnedPhrasing(Base):
+    """A member's wording that staff taught as a phrasing of an FAQ entry: added to the entry's
+    alternatives in every process until the office folds it into data/faq/. `text_key` is the
+    SHA-256 of the normalised text (any length fits the unique index)."""
+
+    __tablename__ = "learned_phrasings"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "text_key", name="uq_learned_phrasings_entry_text"),
+        # ids never reused, so (count, max id) changes whenever the set does
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    normalised: Mapped[str] = mapped_column(Text)
+    text_key: Mapped[str] = mapped_column(String(64))
+    taught_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL")
+    )  # None when taught from the command line
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("question_log.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class HotlineRequest(Base):
     """A request for a person: `support` (a reply when someone can) or `emergency` (escalated)."""
 
