@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import yaml
 from rapidfuzz import process
@@ -70,6 +70,16 @@ class Urgency:
     category: str | None
     score: float
     cue: str | None
+
+
+class UrgencyReader(Protocol):
+    """What the rest of the bot needs of urgency detection: the cue detector alone, or the
+    learned classifier stacked on it (bot/escalation/learned.py)."""
+
+    @property
+    def categories(self) -> Mapping[str, UrgencyCategory]: ...
+
+    def detect(self, text: str) -> Urgency: ...
 
 
 @dataclass(frozen=True)
@@ -345,13 +355,16 @@ def _clamp(score: float) -> float:
     return round(min(1.0, max(0.0, score)), 4)
 
 
+def cues_path(data_dir: Path) -> Path:
+    own = data_dir / "urgency" / CUES_FILE
+    return own if own.is_file() else BUNDLED_DATA_DIR / "urgency" / CUES_FILE
+
+
 def load_detector(
     data_dir: Path, lexicon: Lexicon, policy: UrgencyPolicy = DEFAULT_POLICY
 ) -> UrgencyDetector:
     """Read `data_dir/urgency/cues.yaml`, or the bundled one for a DATA_DIR with only an FAQ."""
-    path = data_dir / "urgency" / CUES_FILE
-    if not path.is_file():
-        path = BUNDLED_DATA_DIR / "urgency" / CUES_FILE
+    path = cues_path(data_dir)
     try:
         raw = yaml.safe_load(path.read_text("utf-8"))
     except yaml.YAMLError as exc:
