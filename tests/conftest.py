@@ -116,6 +116,19 @@ def embedder() -> Embedder | None:
     return load_embedder(None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def warm_caches(embedder: Embedder | None) -> None:
+    """The first run on a fresh machine embeds the FAQ's phrasings and trains the urgency model
+    into EMBEDDING_CACHE (tens of seconds, once); done first, so no `hotline` subprocess test
+    pays it under its own timeout."""
+    if embedder is None:
+        return
+    from bot.escalation.learned import load_urgency
+
+    load_knowledge_base(DATA, embedder, EMBEDDING_CACHE)
+    load_urgency(DATA, load_lexicon(DATA / "language"), embedder, EMBEDDING_CACHE)
+
+
 @pytest.fixture(scope="session")
 def kb(embedder: Embedder | None) -> KnowledgeBase:
     """The knowledge base as the bot runs it: the combined matcher when the model is there."""
