@@ -9,7 +9,8 @@ the same run and through the same harness, a bare python-telegram-bot echo bot
 Two figures per server:
 - throughput: `--messages` updates posted with 64 in flight; messages a second from the first
   post to the last reply;
-- latency at a steady 100 messages a second for `--messages` messages: post to reply, p50 / p99.
+- latency at a steady `--rate` messages a second (100) for `--messages` messages: post to reply,
+  p50 / p99.
 `--matcher words` runs the bot without the embedding model (EMBEDDING_MODEL_DIR=off), for the
 cost of the embeddings beside it. `--questions new` (the default) sends questions in new wording
 (bench/data/faq-unseen.jsonl), each made unique with a number, so no answer comes from a cache as
@@ -152,7 +153,13 @@ class Harness:
 
 
 async def measure(
-    label: str, tg: FakeTelegram, base: str, questions: list[str], messages: int, pid: int
+    label: str,
+    tg: FakeTelegram,
+    base: str,
+    questions: list[str],
+    messages: int,
+    pid: int,
+    rate_per_s: float = 100,
 ) -> tuple[float, list[float]]:
     offset = 0
     async with aiohttp.ClientSession() as http:
@@ -175,7 +182,8 @@ async def measure(
         async def one(n: int) -> None:
             async with gate:
                 user = USER_BASE + 20 + n
-                await flat_out.post(offset + 100 + n, user, questions[n % len(questions)])
+                text = questions[(20 + n) % len(questions)]
+                await flat_out.post(offset + 100 + n, user, text)
 
         await asyncio.gather(*(one(n) for n in range(messages)))
         await flat_out.wait_replies(messages)
@@ -188,18 +196,23 @@ async def measure(
         start = time.monotonic()
         for n in range(messages):
             user = USER_BASE + 20 + messages + n
-            due = start + n / 100
+            due = start + n / rate_per_s
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             tasks.append(
                 asyncio.create_task(
-                    steady.post(offset + 100 + messages + n, user, questions[n % len(questions)])
+                    # other questions than the flat-out phase's: no embedding comes from a cache
+                    steady.post(
+                        offset + 100 + messages + n,
+                        user,
+                        questions[(20 + messages + n) % len(questions)],
+                    )
                 )
             )
         await asyncio.gather(*tasks)
         await steady.wait_replies(messages)
         latencies = steady.latencies()
     print(
-        f"{label:<28} throughput {rate:7.1f} msg/s   at 100 msg/s: "
+        f"{label:<28} throughput {rate:7.1f} msg/s   at {rate_per_s:g} msg/s: "
         f"p50 {statistics.median(latencies) * 1000:6.1f} ms  "
         f"p99 {pct(latencies, 0.99) * 1000:6.1f} ms   server CPU {cpu_ms:4.1f} ms/msg",
         flush=True,
@@ -231,7 +244,7 @@ async def run_one(label: str, command: list[str], env: dict[str, str], args: Any
         }
         with server(command, full_env) as pid:
             rate, _ = await measure(
-                label, tg, f"http://127.0.0.1:{port}", kb_questions, args.messages, pid
+                label, tg, f"http://127.0.0.1:{port}", kb_questions, args.messages, pid, args.rate
             )
     return rate
 
@@ -243,6 +256,7 @@ async def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--matcher", choices=("words", "embeddings"), default="embeddings")
     parser.add_argument("--questions", choices=("kb", "new"), default="new")
+    parser.add_argument("--rate", type=float, default=100, help="the steady rate, messages/s")
     args = parser.parse_args()
     members = 20 + 2 * args.messages
     bot_env = {"TELEGRAM_MAX_PER_SECOND": "100000", "TELEGRAM_CHAT_INTERVAL_S": "1.0"}

@@ -93,10 +93,11 @@ def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
     the live holder, which adds the learned phrasings once it has read them."""
     kb = kb or load_kb(settings)
     # The learned classifier stacked on the cues when the model is installed, else the cues alone.
+    embedder = embedder_for(settings)
     urgency = load_urgency(
         settings.data_dir,
         load_lexicon(language_dir(settings.data_dir)),
-        embedder_for(settings),
+        embedder,
         settings.embedding_cache_dir,
     )
     return Deps(
@@ -107,6 +108,7 @@ def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
         timezone=settings.tz,
         out_of_hours_phone=settings.out_of_hours_phone,
         max_message_chars=settings.max_message_chars,
+        embedder=embedder,
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation.types import IncomingMessage
 from bot.escalation.policy import EscalationConfig
 from bot.escalation.urgency import UrgencyReader
+from bot.knowledge.embedding import Embedder
 from bot.knowledge.source import KnowledgeSource
 from bot.store.models import Person, utcnow
 
@@ -30,6 +31,8 @@ class Deps:
     timezone: ZoneInfo
     out_of_hours_phone: str = ""  # answered when the hotline is closed (never the hotline)
     max_message_chars: int = 4000  # also the longest phrasing /teach stores
+    # the sentence-embedding model shared by the matcher and the urgency detector, if any
+    embedder: Embedder | None = None
     clock: Callable[[], datetime] = utcnow
     # called after a commit that queued outbound messages, to send them without waiting a tick
     on_queued: Callable[[], None] = field(default=_nothing)

@@ -8,6 +8,7 @@ ids and answered with a fixed apology.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import unicodedata
 from collections import Counter
@@ -125,6 +126,7 @@ class Dispatcher:
             return [Reply(texts.EMPTY)]
         if not self.limiter.allow(f"{message.channel}:{message.sender_ref}"):
             return [Reply(texts.SLOW_DOWN)]
+        await self._embed_first(message, text)
         await self._refresh_knowledge()
         async with self.db.session() as session:
             try:
@@ -141,6 +143,16 @@ class Dispatcher:
             # The message's own transaction meets the same fault and says so; until then the
             # phrasings already loaded stand.
             log.warning("learned phrasings not refreshed", exc_info=True)
+
+    async def _embed_first(self, message: IncomingMessage, text: str) -> None:
+        """A question's embedding (about 10 ms of CPU) is computed before the transaction, off
+        the event loop: the matcher and the urgency detector then find it in the embedder's
+        cache, and neither the loop nor SQLite's write turn waits on the model meanwhile."""
+        embedder = self.deps.embedder
+        if embedder is None or message.action is not None or text.startswith("/"):
+            return
+        if len(text) <= self.config.max_message_chars:
+            await asyncio.to_thread(embedder.embed_one, text)
 
     async def _in_session(
         self, session: AsyncSession, message: IncomingMessage, text: str

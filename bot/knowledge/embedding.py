@@ -14,6 +14,7 @@ import importlib.util
 import json
 import logging
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -109,6 +110,7 @@ class Embedder:
             _layer(weights, f"encoder.layer.{n}") for n in range(int(config["num_hidden_layers"]))
         ]
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
         self.computed = 0  # texts run through the model so far (not from the cache)
 
     @property
@@ -117,27 +119,31 @@ class Embedder:
         return f"{KNOWN_SHA256}:{MAX_TOKENS}"
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        """One row per text, in order."""
+        """One row per text, in order. Safe to call from several threads (the web process runs
+        it off the event loop): only the cache is shared, and it is locked."""
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         missing: list[int] = []
-        for i, text in enumerate(texts):
-            hit = self._cache.get(text)
-            if hit is None:
-                missing.append(i)
-            else:
-                self._cache.move_to_end(text)
-                out[i] = hit
+        with self._lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get(text)
+                if hit is None:
+                    missing.append(i)
+                else:
+                    self._cache.move_to_end(text)
+                    out[i] = hit
         for start in range(0, len(missing), BATCH):
             chunk = missing[start : start + BATCH]
             vectors = self._forward([texts[i] for i in chunk])
-            for i, vector in zip(chunk, vectors, strict=True):
-                out[i] = vector
-                self._remember(texts[i], vector)
+            with self._lock:
+                for i, vector in zip(chunk, vectors, strict=True):
+                    out[i] = vector
+                    self._remember(texts[i], vector)
         return out
 
     def forget(self) -> None:
         """Empty the cache of recent texts (benchmarks of first-time questions use it)."""
-        self._cache.clear()
+        with self._lock:
+            self._cache.clear()
 
     def embed_one(self, text: str) -> Vectors:
         return np.asarray(self.embed([text])[0], dtype=np.float32)
@@ -148,7 +154,8 @@ class Embedder:
             self._cache.popitem(last=False)
 
     def _forward(self, texts: Sequence[str]) -> Vectors:
-        self.computed += len(texts)
+        with self._lock:
+            self.computed += len(texts)
         encodings = self._tokenizer.encode_batch(list(texts))  # type: ignore[attr-defined]
         length = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(texts), length), dtype=np.int64)

@@ -1,14 +1,17 @@
 """The dispatcher against a real database and the real knowledge base."""
 
 import re
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select, text
 
 from bot.conversation import IncomingMessage, Reply, texts
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
+from bot.escalation.learned import load_urgency
 from bot.escalation.urgency import load_detector
 from bot.knowledge import KnowledgeBase
+from bot.knowledge.embedding import Embedder, default_model_dir
 from bot.knowledge.language import load_lexicon
 from bot.store import Database
 from bot.store.models import (
@@ -19,7 +22,7 @@ from bot.store.models import (
     RequestKind,
     RequestStatus,
 )
-from tests.conftest import DATA, make_deps, rebuild_postgres
+from tests.conftest import DATA, EMBEDDING_CACHE, make_deps, rebuild_postgres
 from tests.factories import make_person
 
 PHONE = "020 7946 0000"
@@ -237,3 +240,23 @@ async def test_help_and_unknown_commands(db: Database, kb: KnowledgeBase) -> Non
     assert (await say(d, member, "/frobnicate now")).text.startswith(
         "I don't know the command /frobnicate."
     )
+
+
+@pytest.mark.skipif(default_model_dir() is None, reason="the embedding model is not installed")
+async def test_a_new_question_runs_the_model_once_for_the_matcher_and_the_urgency_check(
+    db: Database, kb: KnowledgeBase, embedder: Embedder
+) -> None:
+    urgency = load_urgency(DATA, load_lexicon(DATA / "language"), embedder, EMBEDDING_CACHE)
+    deps = replace(
+        make_deps(kb, load_detector(DATA, load_lexicon(DATA / "language"))),
+        urgency=urgency,
+        embedder=embedder,
+    )
+    d = Dispatcher(db, deps, DispatcherConfig(hotline_phone=PHONE))
+    member = await make_person(db)
+    before = embedder.computed
+    # new to the model's cache in every run (the embedder is shared by the whole session)
+    await say(d, member, f"who pays for the boiler service at {member.email} this year")
+    assert embedder.computed == before + 1
+    await say(d, member, "/help")  # commands never run the model
+    assert embedder.computed == before + 1
