@@ -65,7 +65,7 @@ from bot.escalation.urgency import (
     cues_path,
     load_detector,
 )
-from bot.knowledge.embedding import Embedder, Vectors
+from bot.knowledge.embedding import Embedder, Vectors, cached_embed
 from bot.knowledge.language import Lexicon, analyse, words
 from bot.knowledge.loader import language_dir
 
@@ -306,21 +306,7 @@ def cache_key(training: bytes, data_dir: Path, embedder: Embedder, policy: Learn
 def embed_cached(embedder: Embedder, texts: list[str], cache_dir: Path | None) -> Vectors:
     """The training messages' vectors, saved apart from the weights: a change to the cues
     retrains in a second or two without embedding every message again."""
-    if cache_dir is None:
-        return embedder.embed(texts)
-    digest = hashlib.sha256(embedder.identity.encode())
-    for text in texts:
-        digest.update(b"\0" + text.encode())
-    path = cache_dir / f"{CACHE_PREFIX}vectors-{digest.hexdigest()[:32]}.npy"
-    try:
-        saved = np.load(path, allow_pickle=False)
-        if saved.shape == (len(texts), embedder.dim) and saved.dtype == np.float32:
-            return np.asarray(saved, dtype=np.float32)
-    except (OSError, ValueError):
-        pass  # not saved yet, or damaged: embed afresh
-    vectors = embedder.embed(texts)
-    _write(path, lambda f: np.save(f, vectors, allow_pickle=False))
-    return vectors
+    return cached_embed(embedder, texts, cache_dir, f"{CACHE_PREFIX}vectors-")
 
 
 def write_model(path: Path, model: UrgencyModel) -> None:

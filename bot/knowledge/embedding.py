@@ -9,11 +9,13 @@ different model is refused rather than silently matching worse. Nothing is fetch
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import logging
 import math
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -237,3 +239,39 @@ def load_embedder(folder: Path | None, *, check_sha256: bool = True) -> Embedder
     tokenizer.no_padding()
     weights = {k: v.astype(np.float32, copy=False) for k, v in load_file(str(weights_file)).items()}
     return Embedder(folder, weights, tokenizer)
+
+
+def texts_key(embedder: Embedder, texts: Sequence[str]) -> str:
+    """A key for the vectors of exactly these texts by exactly this model."""
+    digest = hashlib.sha256(embedder.identity.encode())
+    for text in texts:
+        digest.update(b"\0" + text.encode())
+    return digest.hexdigest()[:32]
+
+
+def cached_embed(embedder: Embedder, texts: list[str], folder: Path | None, prefix: str) -> Vectors:
+    """`embedder.embed(texts)`, saved in `folder` as PREFIX-KEY.npy and read back next time. A
+    damaged file is embedded afresh; one that cannot be written is a warning, since what was
+    computed is as good in memory. Written through a file of this process's own and renamed,
+    so another process never reads half of one."""
+    if folder is None:
+        return embedder.embed(texts)
+    path = folder / f"{prefix}{texts_key(embedder, texts)}.npy"
+    try:
+        saved = np.load(path, allow_pickle=False)
+        if saved.shape == (len(texts), embedder.dim) and saved.dtype == np.float32:
+            return np.asarray(saved, dtype=np.float32)
+    except (OSError, ValueError):
+        pass  # not saved yet, or damaged
+    vectors = embedder.embed(texts)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with partial.open("wb") as f:
+            np.save(f, vectors, allow_pickle=False)
+        partial.replace(path)
+    except OSError as exc:
+        log.warning("embedding cache not written (%s): %s", type(exc).__name__, folder)
+        with contextlib.suppress(OSError):
+            partial.unlink()
+    return vectors

@@ -13,7 +13,6 @@ the on-disk cache of phrasing vectors, which the loader uses).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.knowledge.embedding import Embedder, Vectors
+from bot.knowledge.embedding import Embedder, Vectors, cached_embed
 from bot.knowledge.index import FaqIndex
 from bot.knowledge.matcher import (
     DEFAULT_POLICY,
@@ -89,37 +88,9 @@ def phrasings(index: FaqIndex) -> tuple[list[str], NDArray[np.intp]]:
     return texts, np.asarray(starts, dtype=np.intp)
 
 
-def cache_key(embedder: Embedder, texts: Sequence[str]) -> str:
-    digest = hashlib.sha256(embedder.identity.encode())
-    for text in texts:
-        digest.update(b"\0" + text.encode())
-    return digest.hexdigest()[:32]
-
-
 def phrasing_cache(folder: Path | None) -> Callable[[Embedder, list[str]], Vectors]:
     """Embed phrasings, reusing the vectors saved for exactly these texts and this model."""
-
-    def embed(embedder: Embedder, texts: list[str]) -> Vectors:
-        if folder is None:
-            return embedder.embed(texts)
-        path = folder / f"phrasings-{cache_key(embedder, texts)}.npy"
-        try:
-            saved = np.load(path, allow_pickle=False)
-            if saved.shape == (len(texts), embedder.dim) and saved.dtype == np.float32:
-                return np.asarray(saved, dtype=np.float32)
-        except (OSError, ValueError):
-            pass  # no cache yet, or a damaged one: embed afresh
-        vectors = embedder.embed(texts)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".tmp.npy")
-            np.save(partial, vectors, allow_pickle=False)
-            partial.replace(path)  # never a half-written cache for another process to read
-        except OSError as exc:
-            log.warning("embedding cache not written (%s): %s", type(exc).__name__, folder)
-        return vectors
-
-    return embed
+    return lambda embedder, texts: cached_embed(embedder, texts, folder, "phrasings-")
 
 
 def build_semantic(

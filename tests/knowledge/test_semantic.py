@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from bot.knowledge import Band, KnowledgeBase, build_index, load_knowledge_base
-from bot.knowledge.embedding import Embedder, default_model_dir
+from bot.knowledge.embedding import Embedder, default_model_dir, texts_key
 from bot.knowledge.matcher import match
-from bot.knowledge.semantic import build_semantic, cache_key, phrasing_cache, phrasings
+from bot.knowledge.semantic import build_semantic, phrasing_cache, phrasings
 from tests.conftest import DATA
 from tests.factories import make_entry
 
@@ -69,7 +69,7 @@ def test_phrasing_vectors_are_cached_by_model_and_texts(
     first = build_semantic(index, embedder, cached)
     texts, _ = phrasings(index)
     (saved,) = tmp_path.glob("phrasings-*.npy")
-    assert saved.name == f"phrasings-{cache_key(embedder, texts)}.npy"
+    assert saved.name == f"phrasings-{texts_key(embedder, texts)}.npy"
 
     embedder.forget()
     before = embedder.computed
