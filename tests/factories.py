@@ -18,6 +18,7 @@ from bot.store.models import (
     ContentItem,
     ContentKind,
     Identity,
+    LearnedPhrasing,
     Person,
     Role,
     RotaVersion,
@@ -183,3 +184,19 @@ async def reset_postgres(url: str) -> None:
             await conn.execute(text("CREATE SCHEMA public"))
     finally:
         await db.dispose()
+
+
+async def make_learned(db: Database, entry_id: str, text: str, *, key: str | None = None) -> None:
+    """A learned phrasing as `/teach` stores one (`key` overrides its text key)."""
+    from bot.teaching.learned import normalised, text_key
+
+    async with db.session() as session:
+        session.add(
+            LearnedPhrasing(
+                entry_id=entry_id,
+                text=text,
+                normalised=normalised(text),
+                text_key=key or text_key(normalised(text)),
+                created_at=datetime.now(UTC),
+            )
+        )

@@ -85,8 +85,8 @@ async def raise_emergency(
         )
         request = opened.request
         # Read back from the rows the step wrote, and shown only once they are committed.
-        told = await outcome(deps, ctx, request) if opened.created else None
-        closed = told is not None and not await _in_hours(ctx)
+        in_hours = await _in_hours(ctx) if opened.created else True
+        told = await outcome(deps, ctx, request, in_hours) if opened.created else None
         await ctx.session.commit()
     except STORE_ERRORS:
         log.exception(
@@ -107,7 +107,7 @@ async def raise_emergency(
     guidance = guidance_for(deps, text, request.category)
     if guidance is not None:
         parts.append(f"{texts.GUIDANCE_HEADER} {guidance}")
-        if closed:  # the guidance may point to the hotline, which is closed now
+        if not in_hours:  # the guidance may point to the hotline, which is closed now
             parts.append(texts.OUT_OF_HOURS_LINE.format(out_of_hours=_out_of_hours(deps)))
     return [Reply("\n\n".join(parts), told.buttons)]
 
@@ -127,16 +127,15 @@ async def cant_wait(deps: Deps, ctx: Context, request: HotlineRequest) -> list[R
     """The member of a request held out of hours asks for someone now. Pressed again, or after
     the hotline opened, it says where the request stands instead."""
     await wake_held(ctx.session, request, ctx.person, ctx.now, deps.escalation)
-    told = await outcome(deps, ctx, request)
+    told = await outcome(deps, ctx, request, await _in_hours(ctx))
     await ctx.session.commit()
     return [Reply(texts.CHOSE_CANT_WAIT, edit=True), told]
 
 
-async def outcome(deps: Deps, ctx: Context, request: HotlineRequest) -> Reply:
+async def outcome(deps: Deps, ctx: Context, request: HotlineRequest, in_hours: bool) -> Reply:
     """What the member is told: read from the committed step, not from what was intended."""
     session = ctx.session
     step = await last_step(session, request.id)
-    in_hours = await _in_hours(ctx)
     if request.status is not RequestStatus.OPEN:
         owner = await session.get(Person, request.acknowledged_by_id or 0)
         name = owner.name if owner else texts.THE_TEAM

@@ -18,9 +18,8 @@ from bot.knowledge import Band, KnowledgeBase
 from bot.knowledge.schema import KNOWN_FIELDS
 from bot.store import Database
 from bot.store.models import AnswerFeedback, LearnedPhrasing, Person, QuestionLog, utcnow
-from bot.teaching.learned import normalised, text_key
 from tests.conftest import DATA, run_hotline
-from tests.factories import make_person
+from tests.factories import make_learned, make_person
 from tests.teaching import clash_with
 
 MINIBUS = "can the partnership lend us a minibus for the summer trip"
@@ -184,16 +183,7 @@ async def test_faq_gaps_lists_unanswered_and_unhelpful_questions_most_frequent_f
         db, member, "How much do WE pay?", Band.ANSWER, days_ago=2, not_helpful="membership-cost"
     )
     await log(db, member, "how do i leave", Band.ANSWER, not_helpful="membership-leave")
-    async with db.session() as s:
-        s.add(
-            LearnedPhrasing(
-                entry_id="cpd-book",
-                text="taught already",
-                normalised="taught already",
-                text_key=text_key("taught already"),
-                created_at=utcnow(),
-            )
-        )
+    await make_learned(db, "cpd-book", "taught already")
 
     result = run_hotline("faq", "gaps", "--days", "30", env={"DATABASE_URL": db_url})
 
@@ -235,17 +225,8 @@ async def test_export_learned_writes_yaml_in_the_faq_schemas_terms(
         assert run_hotline("faq", "teach", text, entry_id, env=env).returncode == 0
     join = kb.entry("membership-join")
     assert join is not None and join.alternatives
-    async with db.session() as s:  # one the office has already copied into the files
-        folded = join.alternatives[0]
-        s.add(
-            LearnedPhrasing(
-                entry_id="membership-join",
-                text=folded,
-                normalised=normalised(folded),
-                text_key=text_key(normalised(folded)),
-                created_at=utcnow(),
-            )
-        )
+    # one the office has already copied into the files
+    await make_learned(db, "membership-join", join.alternatives[0])
     out = tmp_path / "learned.yaml"
 
     written = run_hotline("faq", "export-learned", "--out", str(out), env=env)

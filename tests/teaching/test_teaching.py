@@ -17,14 +17,13 @@ from bot.escalation.urgency import UrgencyDetector
 from bot.knowledge import KnowledgeBase, build_index
 from bot.knowledge.language import load_lexicon
 from bot.store import Database
-from bot.store.models import LearnedPhrasing
 from bot.teaching.conflicts import find_conflicts
 from bot.teaching.learned import Learned, read_learned, version_of
 from bot.teaching.live import LiveKnowledge
 from bot.teaching.reports import export_yaml
 from bot.teaching.teach import Status, teach
 from tests.conftest import DATA, make_deps
-from tests.factories import make_entry, make_person
+from tests.factories import make_entry, make_learned, make_person
 
 
 @pytest.fixture
@@ -139,16 +138,7 @@ async def test_the_learned_table_is_looked_at_once_per_interval_not_per_message(
             IncomingMessage("console", member.email, member.email, text="how do I book a course")
         )
     assert looks() == 1  # the first message looked; the next four within 5 s did not
-    async with db.session() as session:
-        session.add(
-            LearnedPhrasing(
-                entry_id="cpd-book",
-                text="sign us up for training",
-                normalised="sign us up for training",
-                text_key="k" * 64,
-                created_at=datetime.now(UTC),
-            )
-        )
+    await make_learned(db, "cpd-book", "sign us up for training", key="k" * 64)
     ticks.now += 5.0
     await dispatcher.handle(
         IncomingMessage("console", member.email, member.email, text="sign us up for training")
