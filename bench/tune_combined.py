@@ -11,6 +11,7 @@ skip the model (with the accuracy of doing so). Prints, never asserts.
 
 from __future__ import annotations
 
+import bot  # noqa: F401  # isort: skip  (first: BLAS threads as in the bot, see bot/__init__.py)
 import argparse
 import random
 from dataclasses import replace

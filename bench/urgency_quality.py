@@ -15,6 +15,7 @@ prints, never asserts.
 
 from __future__ import annotations
 
+import bot  # noqa: F401  # isort: skip  (first: BLAS threads as in the bot, see bot/__init__.py)
 import argparse
 import json
 import statistics

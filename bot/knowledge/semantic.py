@@ -25,6 +25,7 @@ from bot.knowledge.embedding import Embedder, Vectors, cached_embed
 from bot.knowledge.index import FaqIndex
 from bot.knowledge.matcher import (
     DEFAULT_POLICY,
+    MAX_SUGGESTIONS,
     Band,
     MatchPolicy,
     MatchResult,
@@ -126,12 +127,23 @@ def combine(
     cosines: NDArray[np.float32],
     ids: Sequence[str],
     combined: CombinedPolicy,
+    keep: int = MAX_SUGGESTIONS + 1,
 ) -> dict[str, float]:
+    """The combined score of the entries that can matter to the decision: the `keep` best, and
+    any tied with the last of them (the decision breaks ties by id). Scored as arrays, so a
+    thousand entries cost no more Python than seventy."""
     w = combined.lexical_weight
-    return {
-        entry_id: w * lexical_scores.get(entry_id, 0.0) + (1 - w) * float(cos)
-        for entry_id, cos in zip(ids, cosines, strict=True)
-    }
+    scores = (1 - w) * cosines.astype(np.float64)
+    if lexical_scores:
+        position = {entry_id: n for n, entry_id in enumerate(ids)}
+        for entry_id, s in lexical_scores.items():
+            scores[position[entry_id]] += w * s
+    if len(scores) > keep:
+        cut = np.partition(scores, len(scores) - keep)[len(scores) - keep]
+        chosen = np.flatnonzero(scores >= cut)
+    else:
+        chosen = np.arange(len(scores))
+    return {ids[int(n)]: float(scores[n]) for n in chosen}
 
 
 def _decisive(result: MatchResult, combined: CombinedPolicy) -> bool:
