@@ -25,11 +25,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 
 from bot.background import Background
-from bot.conversation import IncomingMessage
 from bot.conversation.context import Deps
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
-from bot.conversation.ports import SendResult, Sent
-from bot.conversation.types import Reply
+from bot.core.ports import SendResult, Sent
+from bot.core.types import IncomingMessage, Reply
 from bot.escalation.policy import EscalationConfig
 from bot.escalation.rota import parse_rota_text
 from bot.escalation.urgency import load_detector

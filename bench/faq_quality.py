@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from bot.core.types import Band
 from bot.knowledge import (
-    Band,
     FaqEntry,
     FaqIndex,
     KnowledgeBase,

@@ -21,9 +21,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bench.faq_quality import DEFAULT_QUERIES, ROOT, load_queries
+from bot.core.types import Band
 from bot.knowledge import load_knowledge_base
 from bot.knowledge.embedding import load_embedder
-from bot.knowledge.matcher import Band, Lexical, MatchPolicy, decide, lexical
+from bot.knowledge.matcher import Lexical, MatchPolicy, decide, lexical
 from bot.knowledge.semantic import DEFAULT_COMBINED, CombinedPolicy
 
 WEIGHTS = [round(w, 2) for w in np.arange(0.3, 0.81, 0.05)]

@@ -15,9 +15,10 @@ from bot.background import Background
 from bot.config import Settings
 from bot.conversation.context import Deps
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
-from bot.conversation.ports import Sender
+from bot.core.ports import Sender
 from bot.digest.faq_changes import sync_knowledge_base
 from bot.digest.runs import DigestConfig
+from bot.digest.schedule import trigger
 from bot.digest.weekly import make_weekly_job
 from bot.escalation.learned import load_urgency
 from bot.escalation.policy import EscalationConfig
@@ -88,6 +89,18 @@ def embedder_for(settings: Settings) -> Embedder | None:
     return _embedder(settings.embedding_model_dir)
 
 
+def digest_config(settings: Settings) -> DigestConfig:
+    """What the digest needs of the settings."""
+    return DigestConfig(
+        tz=settings.tz,
+        hotline_phone=settings.hotline_phone,
+        cron=trigger(settings.digest_cron, settings.tz),
+        grace=timedelta(seconds=settings.digest_misfire_grace_s),
+        events_days=settings.digest_events_days,
+        send_empty=settings.digest_send_empty,
+    )
+
+
 def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
     """Load the knowledge base and urgency cues (refusing invalid ones). The knowledge base is
     the live holder, which adds the learned phrasings once it has read them."""
@@ -128,11 +141,10 @@ async def open_runtime(
     background = Background(
         db, deps.escalation, senders or {}, settings.sweep_interval_s, chat_ids=chat_ids
     )
+    weekly = digest_config(settings)
     background.weekly = (
-        make_weekly_job(
-            db, live.base, DigestConfig.from_settings(settings), after_queued=background.kick
-        ),
-        settings,
+        make_weekly_job(db, live.base, weekly, after_queued=background.kick),
+        weekly,
     )
     deps = replace(deps, on_queued=background.kick)
     try:

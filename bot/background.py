@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import Settings
 from bot.conversation.linking import forget_old_deliveries
-from bot.conversation.ports import Sender
+from bot.core.ports import Sender
+from bot.delivery.outbox import deliver_due
+from bot.digest.runs import DigestConfig
 from bot.digest.schedule import add_digest_job
-from bot.escalation.outbox import deliver_due
 from bot.escalation.policy import EscalationConfig
 from bot.escalation.sweeper import sweep
 from bot.store.db import Database
@@ -42,8 +42,8 @@ class Background:
         deliver_interval_s: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
         chat_ids: Collection[str] | None = None,
-        # the weekly digest job and the settings that schedule it (DIGEST_CRON, grace)
-        weekly: tuple[Callable[[], Awaitable[object]], Settings] | None = None,
+        # the weekly digest job and the config that schedules it (DIGEST_CRON, grace)
+        weekly: tuple[Callable[[], Awaitable[object]], DigestConfig] | None = None,
     ) -> None:
         self.weekly = weekly
         self.db = db
@@ -118,8 +118,8 @@ class Background:
             coalesce=True,
         )
         if self.weekly is not None:
-            job, settings = self.weekly
-            add_digest_job(scheduler, job, settings)
+            job, config = self.weekly
+            add_digest_job(scheduler, job, config)
         scheduler.start()
         self._scheduler = scheduler
         self._running = True

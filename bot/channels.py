@@ -17,10 +17,10 @@ from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Settings
-from bot.conversation import Reply
 from bot.conversation.dispatcher import Dispatcher
-from bot.conversation.ports import Sender
-from bot.escalation.outbox import queue_reply
+from bot.core.ports import Sender
+from bot.core.types import Reply
+from bot.delivery.outbox import queue_reply
 from bot.handlers.console import CHANNEL as CONSOLE
 from bot.handlers.console import ConsoleSender
 from bot.handlers.throttle import Throttle

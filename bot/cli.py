@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bot.commands import chat, content, digest, knowledge, requests, rota, setup
-from bot.errors import ConfigError, DataError, StoreUnavailableError, UserFacingError
+from bot.core.errors import ConfigError, DataError, StoreUnavailableError, UserFacingError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     # the bot's own log (and uvicorn's) in `hotline serve`, `run` and `worker`
     log_level: str = "INFO"
 
-    # Digest (issue 5)
+    # The weekly digest
     # crontab form in TIMEZONE; day names, not numbers (APScheduler 3 counts 0 as Monday)
     digest_cron: str = "30 7 * * mon"
     # a process down at the scheduled time still sends if it starts within this (the same morning)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bot.conversation.ports import RetryLater, SendResult, Sent, Unreachable
-from bot.conversation.types import Reply
+from bot.core.ports import RetryLater, SendResult, Sent, Unreachable
+from bot.core.types import Reply
 
 
 class FakeClock:

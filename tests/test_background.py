@@ -3,8 +3,8 @@
 import asyncio
 
 from bot.background import Background
-from bot.conversation.types import Reply
-from bot.escalation.outbox import enqueue
+from bot.core.types import Reply
+from bot.delivery.outbox import enqueue
 from bot.escalation.policy import EscalationConfig
 from bot.store import Database
 from tests.fakes import RecordingSender

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings, load_settings
-from bot.errors import UserFacingError
+from bot.core.errors import UserFacingError
 from bot.store import Database, require_current
 from bot.store.db import unavailable
 

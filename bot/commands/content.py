@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.commands.common import settings, with_db
-from bot.errors import DataError
+from bot.core.errors import DataError
 from bot.store import Database
 from bot.store.models import ContentItem, ContentKind
 

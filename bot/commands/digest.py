@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
 from bot.commands.common import settings, with_db
-from bot.errors import UserFacingError
+from bot.core.errors import UserFacingError
 from bot.store import Database
 from bot.store.models import DigestKind
 
@@ -79,13 +79,14 @@ def _summary(c: Any) -> str:
 
 
 def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.app import digest_config
     from bot.channels import open_senders
     from bot.digest.delivery import send_run
-    from bot.digest.runs import DigestConfig, check_week_started, prepare
+    from bot.digest.runs import check_week_started, prepare
     from bot.knowledge import load_knowledge_base
 
     s = settings()
-    config = DigestConfig.from_settings(s)
+    config = digest_config(s)
     kb = load_knowledge_base(s.data_dir)
     now = datetime.now(UTC)
     week = _week(args.week, now)
@@ -142,12 +143,12 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_preview(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.app import digest_config
     from bot.digest.preview import preview
-    from bot.digest.runs import DigestConfig
     from bot.knowledge import load_knowledge_base
 
     s = settings()
-    config = DigestConfig.from_settings(s)
+    config = digest_config(s)
     kb = load_knowledge_base(s.data_dir)
     week = _week(args.week, datetime.now(UTC))
     shown = with_db(lambda db: preview(db, kb, config, args.as_email, week))

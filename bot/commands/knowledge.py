@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands.common import settings, with_db
 from bot.config import Settings
-from bot.errors import ConfigError, DataError, StoreUnavailableError, UserFacingError
+from bot.core.errors import ConfigError, DataError, StoreUnavailableError, UserFacingError
 from bot.store import Database, require_current
 from bot.store.db import is_sqlite, sqlite_path, unavailable
 from bot.store.models import utcnow
@@ -174,7 +174,7 @@ def _learned_note(ids: set[str]) -> str | None:
 
 def cmd_faq_teach(args: argparse.Namespace, out: TextIO) -> int:
     from bot.app import load_kb
-    from bot.conversation import texts
+    from bot.core import texts
     from bot.teaching.live import LiveKnowledge
     from bot.teaching.teach import Status, Teaching, check_text, known_entry, teach
 

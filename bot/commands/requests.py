@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.commands.common import parse_time, settings, with_db
-from bot.errors import UserFacingError
+from bot.core.errors import UserFacingError
 from bot.store import Database
 from bot.store.models import HotlineRequest, Person, RequestStatus
 
@@ -45,7 +45,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     from bot.escalation.hotline import by_reference
-    from bot.escalation.timeline import events_of
+    from bot.store.timeline import events_of
 
     tz = settings().tz
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.commands.common import parse_time, settings, with_db
-from bot.errors import UserFacingError
+from bot.core.errors import UserFacingError
 from bot.store import Database
 
 

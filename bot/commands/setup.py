@@ -45,8 +45,8 @@ def cmd_directory_invite(args: argparse.Namespace, out: TextIO) -> int:
     """A one-time code (and a Telegram link) that links a chat account to this person."""
     from datetime import timedelta
 
+    from bot.core.errors import UserFacingError
     from bot.directory import create_invite, person_by_email
-    from bot.errors import UserFacingError
     from bot.store import Database
     from bot.store.models import utcnow
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.types import IncomingMessage
+from bot.core.types import IncomingMessage
 from bot.escalation.policy import EscalationConfig
 from bot.escalation.urgency import UrgencyReader
 from bot.knowledge.embedding import Embedder

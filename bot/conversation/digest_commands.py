@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.conversation import texts
 from bot.conversation.context import Context, Deps
 from bot.conversation.staff import Command, StaffCommand, by_name
-from bot.conversation.types import Reply
+from bot.core import texts
+from bot.core.errors import DataError
+from bot.core.types import Reply
 from bot.digest.compose import event_when
 from bot.digest.content import parse_when
 from bot.digest.content_store import add_from_chat
 from bot.digest.subscriptions import subscribe, unsubscribe
-from bot.errors import DataError
 from bot.store.models import ContentKind
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import digest_commands, staff, texts
+from bot.conversation import digest_commands, staff
 from bot.conversation.context import Context, Deps
 from bot.conversation.emergency import cant_wait, is_member, raise_emergency, urgent_prompt
 from bot.conversation.linking import (
@@ -29,19 +29,20 @@ from bot.conversation.linking import (
     link_with_code,
 )
 from bot.conversation.open_requests import add_or_new, attach, replied_request, still_open_note
-from bot.conversation.ports import ProfileLookup
 from bot.conversation.questions import log_question, own_question, record_feedback
 from bot.conversation.ratelimit import RateLimiter
 from bot.conversation.staff_help import staff_help
 from bot.conversation.teach import teach_buttons
-from bot.conversation.types import Button, IncomingMessage, Reply
+from bot.core import texts
+from bot.core.errors import StoreUnavailableError, UserFacingError
+from bot.core.ports import ProfileLookup
+from bot.core.types import Band, Button, IncomingMessage, Reply
+from bot.delivery.outbox import QUEUED
 from bot.directory.identities import identify_with_open_request
-from bot.errors import StoreUnavailableError, UserFacingError
 from bot.escalation import open_support_request, request_for_question
 from bot.escalation.hotline import open_requests_of, post_support_request
-from bot.escalation.outbox import QUEUED
 from bot.escalation.rota_store import current_rota
-from bot.knowledge import Band, MatchResult
+from bot.knowledge import MatchResult
 from bot.store.db import Database
 from bot.store.models import HotlineRequest, Person, QuestionLog, RequestKind
 from bot.teaching.live import live_of

@@ -13,15 +13,15 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.conversation import texts
 from bot.conversation.context import Context, Deps
-from bot.conversation.types import Button, Reply
-from bot.errors import StoreUnavailableError
+from bot.core import texts
+from bot.core.errors import StoreUnavailableError
+from bot.core.types import Button, Reply
 from bot.escalation.categories import FALLBACK
 from bot.escalation.hotline import open_emergency, pings_of_step, wake_held
 from bot.escalation.rota_store import rota_and_duty
-from bot.escalation.timeline import last_step
 from bot.store.models import HotlineRequest, Person, QuestionLog, RequestStatus, Role
+from bot.store.timeline import last_step
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.ports import ProfileLookup
-from bot.conversation.types import IncomingMessage
+from bot.core.ports import ProfileLookup
+from bot.core.types import IncomingMessage
 from bot.directory import link_identity, person_by_email, redeem_invite
 from bot.store.models import Base, Person, ProcessedUpdate, utcnow
 

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import texts
 from bot.conversation.emergency import references
-from bot.conversation.types import Button, IncomingMessage, Reply
+from bot.core import texts
+from bot.core.types import Button, IncomingMessage, Reply
 from bot.escalation.hotline import member_follow_up, pinged_people, request_sent_as
 from bot.escalation.policy import EscalationConfig
 from bot.store.models import HotlineRequest, Person, QuestionLog

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.conversation import texts
 from bot.conversation.context import Context, Deps
 from bot.conversation.teach import (
     TEACH_ANYWAY_VERB,
@@ -23,8 +22,9 @@ from bot.conversation.teach import (
     teach_button,
     teach_cmd,
 )
-from bot.conversation.types import Reply
-from bot.errors import UserFacingError
+from bot.core import texts
+from bot.core.errors import UserFacingError
+from bot.core.types import Reply
 from bot.escalation.hotline import (
     acknowledge,
     acknowledged_line,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.conversation import digest_commands, staff, texts
+from bot.conversation import digest_commands, staff
+from bot.core import texts
 
 
 def staff_help() -> str:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.conversation import texts
 from bot.conversation.context import Context, Deps
 from bot.conversation.open_requests import REFERENCE_IN_TEXT
-from bot.conversation.types import MAX_ACTION_BYTES, Button, Reply
-from bot.errors import UserFacingError
+from bot.core import texts
+from bot.core.errors import UserFacingError
+from bot.core.types import MAX_ACTION_BYTES, Button, Reply
 from bot.escalation.hotline import by_reference, parse_reference, request_sent_as
 from bot.knowledge.source import KnowledgeSource
 from bot.store.models import HotlineRequest, QuestionLog, RequestKind

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.conversation import texts
-from bot.conversation.types import Reply
+from bot.core import texts
+from bot.core.types import Reply
 from bot.digest.content import ContentRecord
 from bot.digest.layout import LIMIT, Section, render, shorten
 from bot.escalation.reports import Report

@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from bot.core.errors import DataError
+from bot.core.yaml_lines import item_lines
 from bot.digest.audience import PHASES, ROLES, Audience, check_values
-from bot.errors import DataError
 from bot.store.models import ContentKind
-from bot.yaml_lines import item_lines
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,79}$")
 URL = re.compile(r"^https?://[^\s()<>\[\]]+$")

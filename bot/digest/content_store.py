@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.errors import DataError
 from bot.digest.audience import Audience
 from bot.digest.content import ContentRecord, build_record
-from bot.errors import DataError
 from bot.store.db import Database
 from bot.store.models import ContentItem, ContentKind, utcnow
 

@@ -17,10 +17,10 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from bot.conversation.ports import Sender
+from bot.core.ports import Sender
+from bot.delivery.outbox import deliver_due
 from bot.digest.runs import RunCounts, counts, finish_if_settled
 from bot.digest.subscriptions import DELIVERY_PREFIX
-from bot.escalation.outbox import deliver_due
 from bot.store.db import Database
 from bot.store.models import DigestRun, DigestRunStatus, OutboundMessage, OutboxStatus, utcnow
 

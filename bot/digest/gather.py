@@ -14,13 +14,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.core.types import Band
 from bot.digest.audience import role_of
 from bot.digest.compose import OpenRequestLine, Recipient, StaffWeek, WeekContent
 from bot.digest.content_store import events_between, news_between
 from bot.digest.faq_changes import changes_between
 from bot.digest.subscriptions import DELIVERY_PREFIX
 from bot.escalation.reports import report_between
-from bot.knowledge import Band, KnowledgeBase
+from bot.knowledge import KnowledgeBase
 from bot.knowledge.source import KnowledgeSource
 from bot.store.models import (
     AnswerFeedback,

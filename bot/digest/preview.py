@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.conversation.types import Reply
+from bot.core.types import Reply
 from bot.digest.compose import member_digest, staff_digest
 from bot.digest.faq_changes import sync_knowledge_base
 from bot.digest.gather import (

@@ -19,14 +19,14 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import ColumnElement, Executable, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.config import Settings
-from bot.conversation.types import Reply
+from bot.core.errors import UserFacingError
+from bot.core.types import Reply
+from bot.delivery.outbox import Outgoing, enqueue_many
 from bot.digest import schedule
 from bot.digest.compose import Style, WeekContent, member_digest, staff_digest
 from bot.digest.faq_changes import sync_knowledge_base
@@ -40,7 +40,6 @@ from bot.digest.gather import (
     week_content,
 )
 from bot.digest.subscriptions import DELIVERY_PREFIX, delivery_key
-from bot.errors import UserFacingError
 from bot.knowledge import KnowledgeBase
 from bot.store.db import Database
 from bot.store.models import (
@@ -67,17 +66,6 @@ class DigestConfig:
     grace: timedelta
     events_days: int = 21
     send_empty: bool = False
-
-    @staticmethod
-    def from_settings(settings: Settings) -> DigestConfig:
-        return DigestConfig(
-            tz=settings.tz,
-            hotline_phone=settings.hotline_phone,
-            cron=schedule.trigger(settings.digest_cron, settings.tz),
-            grace=timedelta(seconds=settings.digest_misfire_grace_s),
-            events_days=settings.digest_events_days,
-            send_empty=settings.digest_send_empty,
-        )
 
     @property
     def style(self) -> Style:
@@ -160,20 +148,6 @@ async def _find(session: AsyncSession, kind: DigestKind, week: date) -> DigestRu
     return run
 
 
-def _insert_ignoring_duplicates(db: Database, rows: list[dict[str, object]]) -> Executable:
-    if db.is_sqlite:
-        return (
-            sqlite.insert(OutboundMessage)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-    return (
-        postgresql.insert(OutboundMessage)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
-
-
 async def _compose_batch(
     session: AsyncSession,
     run: DigestRun,
@@ -240,31 +214,23 @@ async def prepare_batch(
             elif channel is None:
                 run.no_channel += 1
             else:
-                rows.append(_row(run.id, person.id, channel, reply, now))
+                rows.append(_outgoing(run.id, person.id, channel, reply))
         if rows:
-            await session.execute(_insert_ignoring_duplicates(db, rows))
+            await enqueue_many(session, rows, now)
             run.queued += len(rows)
         run.prepared_through = people[-1].id
         return True
 
 
-def _row(
-    run_id: int, person_id: int, channel: Channel, reply: Reply, now: datetime
-) -> dict[str, object]:
-    return {
-        "dedupe_key": delivery_key(run_id, person_id),
-        "channel": channel.channel,
-        "chat_id": channel.chat_id,
-        "person_id": person_id,
-        "identity_id": channel.identity_id,
-        "request_id": None,
-        "text": reply.text,
-        "buttons": "[]",
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+def _outgoing(run_id: int, person_id: int, channel: Channel, reply: Reply) -> Outgoing:
+    return Outgoing(
+        key=delivery_key(run_id, person_id),
+        channel=channel.channel,
+        chat_id=channel.chat_id,
+        reply=reply,
+        person_id=person_id,
+        identity_id=channel.identity_id,
+    )
 
 
 async def shared_content(

@@ -24,7 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-    from bot.config import Settings
+    from bot.digest.runs import DigestConfig
 
 JOB_ID = "weekly-digest"
 
@@ -99,7 +99,7 @@ def fire_times(cron: CronTrigger, start: datetime, count: int) -> list[datetime]
 def add_digest_job(
     scheduler: AsyncIOScheduler,
     job: Callable[[], Awaitable[object]],
-    settings: Settings,
+    config: DigestConfig,
     now: datetime | None = None,
 ) -> None:
     """Add the weekly job on DIGEST_CRON, and run it once at start-up as well.
@@ -109,11 +109,10 @@ def add_digest_job(
     grace period) and how a run interrupted by a restart is resumed. The job is idempotent per
     week, so running it when nothing is due costs one query.
     """
-    tz = settings.tz
-    grace = timedelta(seconds=settings.digest_misfire_grace_s)
+    tz, grace = config.tz, config.grace
     scheduler.add_job(
         job,
-        trigger(settings.digest_cron, tz),
+        config.cron,
         id=JOB_ID,
         name="weekly digest",
         replace_existing=True,

@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.errors import DataError
 from bot.directory.records import Directory, PersonRecord, SchoolRecord, parse_directory
-from bot.errors import DataError
 from bot.store.db import Database
 from bot.store.models import Person, School
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from bot.errors import DataError
+from bot.core.errors import DataError
+from bot.core.yaml_lines import item_lines
 from bot.store.models import Role
-from bot.yaml_lines import item_lines
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")

@@ -17,9 +17,9 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.conversation import texts
-from bot.conversation.types import Button, Reply
-from bot.escalation.outbox import enqueue
+from bot.core import texts
+from bot.core.types import Button, Reply
+from bot.delivery.outbox import enqueue
 from bot.escalation.policy import (
     EscalationConfig,
     Step,
@@ -29,7 +29,6 @@ from bot.escalation.policy import (
 )
 from bot.escalation.requests import new_request
 from bot.escalation.rota_store import current_rota
-from bot.escalation.timeline import add_event
 from bot.store.models import (
     HotlineRequest,
     OutboundMessage,
@@ -40,6 +39,7 @@ from bot.store.models import (
     RequestStatus,
     utcnow,
 )
+from bot.store.timeline import add_event
 
 REFERENCE = re.compile(r"^HL-(\d{4})-(\d{4,})$", re.IGNORECASE)
 

@@ -38,7 +38,7 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.errors import DataError
+from bot.core.errors import DataError
 from bot.escalation.categories import CATEGORIES
 from bot.escalation.logistic import (
     STEPS,

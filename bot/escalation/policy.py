@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import texts
-from bot.conversation.types import Button, Reply
-from bot.escalation.outbox import enqueue
+from bot.core import texts
+from bot.core.types import Button, Reply
+from bot.delivery.outbox import enqueue
 from bot.escalation.rota import Duty, next_opening
 from bot.escalation.rota_store import rota_and_duty
-from bot.escalation.timeline import add_event
 from bot.store.models import HotlineRequest, Identity, Person, School
+from bot.store.timeline import add_event
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.core.errors import DataError, UserFacingError
 from bot.directory.identities import person_by_email
-from bot.errors import DataError, UserFacingError
 from bot.escalation.rota import Duty, Override, Rota, duty_at, parse_rota
 from bot.store.db import Database
 from bot.store.models import Identity, Person, RotaOverride, RotaVersion

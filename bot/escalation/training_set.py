@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.errors import DataError
+from bot.core.errors import DataError
 from bot.escalation.categories import CATEGORIES
 from bot.knowledge.loader import BUNDLED_DATA_DIR
 

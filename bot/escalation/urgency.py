@@ -24,7 +24,7 @@ import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.errors import DataError
+from bot.core.errors import DataError
 from bot.escalation.categories import CATEGORIES, FALLBACK
 from bot.knowledge.language import MAX_PHRASE_WORDS, Lexicon, analyse, stem, words
 from bot.knowledge.loader import BUNDLED_DATA_DIR

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from bot.conversation import Button, IncomingMessage, Reply
 from bot.conversation.dispatcher import Dispatcher
-from bot.conversation.ports import SendResult, Sent
+from bot.core.ports import SendResult, Sent
+from bot.core.types import Button, IncomingMessage, Reply
 
 CHANNEL = "console"
 LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")

@@ -27,9 +27,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.conversation import IncomingMessage, Reply
 from bot.conversation.dispatcher import Dispatcher
-from bot.conversation.ports import RetryLater, SendResult, Sent, Unreachable
+from bot.core.ports import RetryLater, SendResult, Sent, Unreachable
+from bot.core.types import IncomingMessage, Reply
 from bot.handlers import slack_render as render
 from bot.handlers import slack_text
 from bot.handlers.throttle import Throttle

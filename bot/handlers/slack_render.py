@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.conversation.types import Button, Reply
+from bot.core.types import Button, Reply
 from bot.handlers import slack_text, text
 
 SECTION_LIMIT = 3000  # characters of mrkdwn per section block (Slack, Nov 2026)

@@ -29,10 +29,10 @@ from telegram.error import (
 )
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.conversation import IncomingMessage, Reply
 from bot.conversation.dispatcher import Dispatcher
-from bot.conversation.ports import RetryLater, SendResult, Sent, Unreachable
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
+from bot.core.ports import RetryLater, SendResult, Sent, Unreachable
+from bot.core.types import IncomingMessage, Reply
 from bot.handlers import telegram_render as render
 from bot.handlers.telegram_http import AiohttpRequest
 from bot.handlers.throttle import Throttle

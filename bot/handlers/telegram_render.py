@@ -7,7 +7,7 @@ import html
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.conversation.types import Button, Reply
+from bot.core.types import Button, Reply
 from bot.handlers import text
 
 # Telegram counts the limit after entity parsing, i.e. the visible text (Bot API, Nov 2026).

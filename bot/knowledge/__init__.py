@@ -3,11 +3,10 @@
 from bot.knowledge.index import FaqIndex, build_index
 from bot.knowledge.language import Lexicon, build_lexicon, load_lexicon
 from bot.knowledge.loader import KnowledgeBase, load_knowledge_base
-from bot.knowledge.matcher import Band, MatchPolicy, MatchResult, Scored, match
+from bot.knowledge.matcher import MatchPolicy, MatchResult, Scored, match
 from bot.knowledge.schema import FaqEntry, check_faq_dir, load_faq_dir
 
 __all__ = [
-    "Band",
     "FaqEntry",
     "FaqIndex",
     "KnowledgeBase",

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.errors import DataError
+from bot.core.errors import DataError
 
 log = logging.getLogger(__name__)
 

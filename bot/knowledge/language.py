@@ -16,7 +16,7 @@ from pathlib import Path
 import snowballstemmer
 import yaml
 
-from bot.errors import DataError
+from bot.core.errors import DataError
 
 MAX_PHRASE_WORDS = 4
 

@@ -18,22 +18,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from bot.core.types import Band
 from bot.knowledge.index import FaqIndex, term_pairs
 from bot.knowledge.language import analyse, stem, words
 
 MAX_QUERY_WORDS = 60
 MAX_SUGGESTIONS = 3
-
-
-class Band(StrEnum):
-    ANSWER = "answer"
-    SUGGEST = "suggest"
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from bot.errors import DataError
+from bot.core.errors import DataError
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,49}$")  # fits in a 64-byte button payload
 CATEGORIES_FILE = "categories.txt"

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from bot.core.types import Band
 from bot.knowledge.embedding import Embedder, Vectors, cached_embed
 from bot.knowledge.index import FaqIndex
 from bot.knowledge.matcher import (
     DEFAULT_POLICY,
     MAX_SUGGESTIONS,
-    Band,
     MatchPolicy,
     MatchResult,
     decide,

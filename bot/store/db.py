@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.errors import StoreUnavailableError
+from bot.core.errors import StoreUnavailableError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.errors import StoreUnavailableError
+from bot.core.errors import StoreUnavailableError
 from bot.store.db import describe, make_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

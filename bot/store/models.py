@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
 
-from bot.knowledge.matcher import Band
+from bot.core.types import Band
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -353,7 +353,7 @@ class ProcessedUpdate(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
-# Digest (issue 5)
+# The weekly digest
 
 
 class ContentKind(enum.StrEnum):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.core.types import Band
 from bot.knowledge.loader import KnowledgeBase
-from bot.knowledge.matcher import Band, MatchResult, query_terms
+from bot.knowledge.matcher import MatchResult, query_terms
 from bot.knowledge.schema import entry_texts
 
 

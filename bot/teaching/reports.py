@@ -11,8 +11,8 @@ import yaml
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.types import Band
 from bot.knowledge.loader import KnowledgeBase
-from bot.knowledge.matcher import Band
 from bot.knowledge.schema import entry_texts
 from bot.store.models import AnswerFeedback, QuestionLog
 from bot.teaching.learned import Learned, by_entry, keys_of, normalised, read_learned, tidy

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import texts
-from bot.errors import UserFacingError
+from bot.core import texts
+from bot.core.errors import UserFacingError
+from bot.core.types import Band
 from bot.knowledge.loader import KnowledgeBase
-from bot.knowledge.matcher import Band, MatchResult
+from bot.knowledge.matcher import MatchResult
 from bot.knowledge.schema import FaqEntry, entry_texts
 from bot.store.models import LearnedPhrasing, utcnow
 from bot.teaching.conflicts import Conflict, find_conflicts, outcome

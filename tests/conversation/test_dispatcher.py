@@ -6,8 +6,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select, text
 
-from bot.conversation import IncomingMessage, Reply, texts
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
+from bot.core import texts
+from bot.core.types import IncomingMessage, Reply
 from bot.escalation.learned import load_urgency
 from bot.escalation.urgency import load_detector
 from bot.knowledge import KnowledgeBase

@@ -6,9 +6,10 @@ from dataclasses import replace
 
 from sqlalchemy import select
 
-from bot.conversation import Reply, texts
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
-from bot.knowledge import Band, KnowledgeBase
+from bot.core import texts
+from bot.core.types import Band, Reply
+from bot.knowledge import KnowledgeBase
 from bot.knowledge.source import KnowledgeSource
 from bot.store.models import HotlineRequest, LearnedPhrasing, QuestionLog, RequestKind
 from bot.teaching.live import LiveKnowledge

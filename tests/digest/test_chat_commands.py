@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.conversation.context import Context, Deps
 from bot.conversation.digest_commands import MEMBER_COMMANDS, STAFF_COMMANDS
-from bot.conversation.types import IncomingMessage, Reply
+from bot.core.types import IncomingMessage, Reply
 from bot.store.models import ContentItem, ContentKind, Person, Role
 from tests.digest.conftest import LONDON, Digests, member
 

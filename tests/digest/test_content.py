@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.core.errors import DataError
 from bot.digest.audience import Audience, role_of
 from bot.digest.content import parse_file, parse_text
-from bot.errors import DataError
 from bot.store.models import ContentKind
 from tests.conftest import DATA
 

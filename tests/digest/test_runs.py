@@ -9,8 +9,8 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from bot.conversation.ports import RetryLater, SendResult, Unreachable
-from bot.conversation.types import Reply
+from bot.core.ports import RetryLater, SendResult, Unreachable
+from bot.core.types import Band, Reply
 from bot.digest.runs import (
     counts,
     prepare,
@@ -20,7 +20,6 @@ from bot.digest.runs import (
     unreachable_people,
 )
 from bot.digest.subscriptions import unsubscribe
-from bot.knowledge import Band
 from bot.store import Database
 from bot.store.models import (
     DigestKind,

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.app import digest_config
 from bot.config import load_settings
+from bot.core.errors import ConfigError
 from bot.digest.schedule import (
     JOB_ID,
     add_digest_job,
@@ -22,7 +24,6 @@ from bot.digest.schedule import (
     trigger,
     week_of,
 )
-from bot.errors import ConfigError
 from tests.conftest import DATA
 
 LONDON = ZoneInfo("Europe/London")
@@ -95,7 +96,7 @@ async def test_job_is_added_with_coalescing_grace_and_a_start_up_run() -> None:
         calls.append(1)
 
     now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-    add_digest_job(scheduler, job, settings, now=now)
+    add_digest_job(scheduler, job, digest_config(settings), now=now)
     added = scheduler.get_job(JOB_ID)
     assert added is not None
     assert added.coalesce is True and added.misfire_grace_time == 3 * 3600

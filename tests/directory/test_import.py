@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.errors import DataError
 from bot.directory import import_directory, parse_directory
-from bot.errors import DataError
 from bot.store import Database
 from bot.store.models import Person, Role, School
 from tests.conftest import DATA

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.conversation import IncomingMessage, Reply
 from bot.conversation.context import Deps
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
-from bot.escalation.outbox import deliver_due
+from bot.core.types import IncomingMessage, Reply
+from bot.delivery.outbox import deliver_due
 from bot.escalation.policy import EscalationConfig
 from bot.escalation.sweeper import sweep
 from bot.escalation.urgency import UrgencyDetector

@@ -5,9 +5,9 @@ import re
 
 from sqlalchemy import func, select, text
 
-from bot.conversation import texts
-from bot.escalation.timeline import events_of
+from bot.core import texts
 from bot.store.models import HotlineRequest, OutboundMessage, RequestKind, RequestStatus
+from bot.store.timeline import events_of
 from tests.escalation.conftest import TIMEOUT, Partnership
 from tests.factories import make_person
 from tests.fakes import RetryLater, Unreachable

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import bot.escalation.learned as learned_module
-from bot.errors import DataError
+from bot.core.errors import DataError
 from bot.escalation.categories import CATEGORIES
 from bot.escalation.learned import (
     CACHE_PREFIX,

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.conversation import texts
-from bot.escalation.timeline import events_of
+from bot.core import texts
 from bot.store.models import HotlineRequest
+from bot.store.timeline import events_of
 from tests.escalation.conftest import OOH_PHONE, PHONE, Partnership
 
 SUNDAY_EVENING = datetime(2026, 11, 29, 19, 30, tzinfo=UTC)  # 19:30 in London (GMT)

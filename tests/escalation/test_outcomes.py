@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot.conversation import texts
-from bot.errors import DataError
+from bot.core import texts
+from bot.core.errors import DataError
 from bot.escalation.rota import parse_rota_text
-from bot.escalation.timeline import events_of
 from bot.store.models import HotlineRequest, Person, Role
+from bot.store.timeline import events_of
 from tests.escalation.conftest import OOH_PHONE, PHONE, WAKE, Partnership
 from tests.factories import make_person, make_rota, rota_yaml
 

@@ -22,8 +22,8 @@ from typing import IO
 import pytest
 from sqlalchemy import select
 
-from bot.conversation import IncomingMessage
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
+from bot.core.types import IncomingMessage
 from bot.escalation.urgency import UrgencyDetector
 from bot.knowledge import KnowledgeBase
 from bot.store import Database

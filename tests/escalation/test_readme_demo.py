@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation import IncomingMessage, Reply, texts
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
+from bot.core import texts
+from bot.core.types import IncomingMessage, Reply
+from bot.delivery.outbox import deliver_due
 from bot.directory import link_identity, person_by_email
 from bot.directory.importer import import_directory
-from bot.escalation.outbox import deliver_due
 from bot.escalation.rota_store import import_rota
 from bot.escalation.urgency import UrgencyDetector
 from bot.knowledge import KnowledgeBase

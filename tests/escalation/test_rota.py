@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.core.errors import DataError
 from bot.directory import parse_directory
-from bot.errors import DataError
 from bot.escalation.rota import (
     Gap,
     Override,

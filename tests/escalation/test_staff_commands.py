@@ -2,7 +2,8 @@
 
 from sqlalchemy import select
 
-from bot.conversation import digest_commands, staff, texts
+from bot.conversation import digest_commands, staff
+from bot.core import texts
 from bot.store.models import HotlineRequest
 from tests.escalation.conftest import PHONE, Partnership
 

@@ -3,7 +3,7 @@ the member says so (a reply to the request's messages, or the "Add to" button)."
 
 from sqlalchemy import select
 
-from bot.conversation import texts
+from bot.core import texts
 from bot.store.models import HotlineRequest, RequestKind
 from tests.escalation.conftest import Partnership
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.errors import DataError
+from bot.core.errors import DataError
 from bot.escalation.categories import CATEGORIES
 from bot.escalation.urgency import (
     UrgencyDetector,

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from bot.app import Runtime, open_runtime
 from bot.channels import Platforms, open_platforms
 from bot.config import load_settings
-from bot.escalation.outbox import deliver_due
+from bot.delivery.outbox import deliver_due
 from bot.escalation.urgency import UrgencyDetector
 from bot.knowledge import KnowledgeBase
 from bot.store import Database

@@ -5,10 +5,11 @@ import re
 
 from sqlalchemy import select
 
-from bot.conversation import Button, Reply, texts
 from bot.conversation.context import Deps
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
-from bot.escalation.outbox import deliver_due
+from bot.core import texts
+from bot.core.types import Button, Reply
+from bot.delivery.outbox import deliver_due
 from bot.handlers.console import ConsoleChat, ConsoleSender, render
 from bot.store import Database
 from bot.store.models import HotlineRequest, RequestStatus, Role

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.conversation import Button, Reply
+from bot.core.types import Button, Reply
 from bot.handlers import slack_render, telegram_render, text
 from bot.handlers.throttle import Throttle
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.conversation import texts
-from bot.escalation.timeline import events_of
+from bot.core import texts
 from bot.store.models import HotlineRequest, OutboundMessage
+from bot.store.timeline import events_of
 from tests.factories import make_person
 from tests.handlers.conftest import Stack
 from tests.handlers.payloads import slack_dm_event, slack_event_body, tg_text_update

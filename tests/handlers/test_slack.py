@@ -186,8 +186,8 @@ async def test_acknowledge_button_updates_the_ping_in_place(s: Stack) -> None:
 
 
 async def test_slack_429_waits_for_retry_after_and_a_deleted_channel_is_final(s: Stack) -> None:
-    from bot.conversation import Reply
-    from bot.escalation.outbox import enqueue
+    from bot.core.types import Reply
+    from bot.delivery.outbox import enqueue
 
     async with s.db.session() as session:
         await enqueue(session, key="t1", channel="slack", chat_id="UA", reply=Reply("one"))
@@ -244,8 +244,8 @@ async def test_an_edited_dm_gets_asked_to_send_it_again(s: Stack) -> None:
 
 
 async def test_slack_500_is_retried_with_backoff(s: Stack) -> None:
-    from bot.conversation import Reply
-    from bot.escalation.outbox import enqueue
+    from bot.core.types import Reply
+    from bot.delivery.outbox import enqueue
 
     async with s.db.session() as session:
         await enqueue(session, key="t5", channel="slack", chat_id="UB", reply=Reply("five"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation import Reply
+from bot.core.types import Reply
 from bot.handlers import slack_render
 from bot.handlers.slack_text import decode, unescape, without_mention_of
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.channels import open_platforms
-from bot.conversation import texts
+from bot.core import texts
 from bot.directory import create_invite
 from bot.handlers.telegram import EDITED
 from bot.store.models import (
@@ -168,7 +168,7 @@ async def test_bad_input_gets_a_clear_answer_and_nothing_crashes(s: Stack) -> No
 
 
 async def test_long_answers_are_split_under_the_limit(s: Stack) -> None:
-    from bot.conversation import Reply
+    from bot.core.types import Reply
 
     text = ("A paragraph of guidance with a [link](https://example.org/a). " * 40 + "\n\n") * 4
     result = await s.platforms.senders["telegram"].send(str(MEMBER), Reply(text))

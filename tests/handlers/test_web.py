@@ -171,7 +171,7 @@ async def test_serve_logs_refusals_redeliveries_and_retries_at_log_level_info(
     assert (
         "INFO bot.conversation.dispatcher: redelivery dropped channel=slack update=EvServe" in log
     )
-    assert "INFO bot.escalation.outbox: send retried later" in log, log
+    assert "INFO bot.delivery.outbox: send retried later" in log, log
     assert typed not in log and "gazebo" not in log, log
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.errors import DataError
+from bot.core.errors import DataError
 from bot.knowledge.embedding import KNOWN_SHA256, default_model_dir, load_embedder
 
 REFERENCE = Path(__file__).parent / "data" / "all-MiniLM-L6-v2-reference.json"

@@ -5,7 +5,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.knowledge import Band, KnowledgeBase, build_index, build_lexicon, match
+from bot.core.types import Band
+from bot.knowledge import KnowledgeBase, build_index, build_lexicon, match
 from bot.knowledge.matcher import DEFAULT_POLICY
 from tests.factories import make_entry
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.errors import DataError
+from bot.core.errors import DataError
 from bot.knowledge import check_faq_dir, load_knowledge_base
 from tests.conftest import DATA
 

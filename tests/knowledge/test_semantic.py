@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.knowledge import Band, KnowledgeBase, build_index, load_knowledge_base
+from bot.core.types import Band
+from bot.knowledge import KnowledgeBase, build_index, load_knowledge_base
 from bot.knowledge.embedding import Embedder, default_model_dir, texts_key
 from bot.knowledge.matcher import match
 from bot.knowledge.semantic import build_semantic, phrasing_cache, phrasings

@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from bot.cli import main
-from bot.errors import StoreUnavailableError
+from bot.core.errors import StoreUnavailableError
 from bot.store import Database, is_current, is_sqlite, upgrade
 from bot.store.db import check_sqlite_file, sqlite_path
 from bot.store.migrate import alembic_config

@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from bot.app import open_runtime
 from bot.config import load_settings
-from bot.conversation import IncomingMessage, texts
-from bot.knowledge import Band, KnowledgeBase
+from bot.core import texts
+from bot.core.types import Band, IncomingMessage
+from bot.knowledge import KnowledgeBase
 from bot.knowledge.schema import KNOWN_FIELDS
 from bot.store import Database
 from bot.store.models import AnswerFeedback, LearnedPhrasing, Person, QuestionLog, utcnow

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from sqlalchemy import event
 
-from bot.conversation import IncomingMessage
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
+from bot.core.types import IncomingMessage
 from bot.escalation.urgency import UrgencyDetector
 from bot.knowledge import KnowledgeBase, build_index
 from bot.knowledge.language import load_lexicon

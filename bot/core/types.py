@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 # Telegram's callback_data holds at most 64 bytes; every action string must fit.
 MAX_ACTION_BYTES = 64
@@ -66,3 +67,11 @@ class IncomingMessage:
     @property
     def reach_id(self) -> str:
         return self.private_chat_id or self.chat_id
+
+
+class Band(StrEnum):
+    """What the FAQ matcher made of a question: an answer, suggestions, or nothing it knows."""
+
+    ANSWER = "answer"
+    SUGGEST = "suggest"
+    UNKNOWN = "unknown"

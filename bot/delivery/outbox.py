@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.ports import RetryLater, Sender, SendResult, Sent, Unreachable
-from bot.conversation.types import Button, Reply
-from bot.escalation.timeline import add_event
+from bot.core.ports import RetryLater, Sender, SendResult, Sent, Unreachable
+from bot.core.types import Button, Reply
 from bot.store.db import Database
 from bot.store.models import Identity, OutboundMessage, OutboxStatus, utcnow
+from bot.store.timeline import add_event
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,50 @@ async def enqueue(
         return False
     session.info[QUEUED] = True
     return True
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for `enqueue_many`: the same fields as `enqueue` takes."""
+
+    key: str
+    channel: str
+    chat_id: str
+    reply: Reply
+    person_id: int | None = None
+    identity_id: int | None = None
+    request_id: int | None = None
+
+
+async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], now: datetime) -> None:
+    """Add many messages in one statement, skipping any whose dedupe key exists already (a
+    resumed digest run queues the same deliveries again; each is sent once)."""
+    if not items:
+        return
+    rows = [
+        {
+            "dedupe_key": item.key[:120],
+            "channel": item.channel,
+            "chat_id": item.chat_id,
+            "person_id": item.person_id,
+            "identity_id": item.identity_id,
+            "request_id": item.request_id,
+            "text": item.reply.text,
+            "buttons": json.dumps([[b.label, b.action] for b in item.reply.buttons]),
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for item in items
+    ]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(OutboundMessage)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    session.info[QUEUED] = True
 
 
 @dataclass(frozen=True)

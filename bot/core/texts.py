@@ -1,6 +1,6 @@
 """Everything the bot says, in one place, so wording can be reviewed without reading logic."""
 
-from bot.conversation.types import Button
+from bot.core.types import Button
 
 EMPTY = "I didn't catch a question there. Type your question in a sentence, or send /help."
 TOO_LONG = (

@@ -1,4 +1,5 @@
-"""Timeline events: what happened to a request, written in the same transaction as the change."""
+"""Timeline events (the request_events table): what happened to a request, written in the same
+transaction as the change."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.conversation.types import Reply
+from bot.core.types import Reply
 
 
 @dataclass(frozen=True, slots=True)
