@@ -108,10 +108,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         f"95th percentile {fmt(report.resolve_minutes[1])}",
         file=out,
     )
-    print(
-        f"reached level 2: {report.reached_level_2}; reached level 3: {report.reached_level_3}",
-        file=out,
-    )
+    print(f"escalation: {report.reached_line()}", file=out)
     print(
         "by category: " + (", ".join(f"{k} {v}" for k, v in report.by_category.items()) or "-"),
         file=out,

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.commands.common import parse_time, settings, with_db
 from bot.core.errors import UserFacingError
 from bot.store import Database
+
+if TYPE_CHECKING:
+    from bot.escalation.rota import Duty, Rota
 
 
 def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
@@ -21,27 +24,55 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.escalation.rota_store import duty_now
+    from bot.escalation.categories import CATEGORIES
+    from bot.escalation.rota_store import rota_and_duty
 
     tz = settings().tz
     at = parse_time(args.at, tz) if args.at else datetime.now(UTC)
+    if args.category is not None and args.category not in CATEGORIES:
+        raise UserFacingError(f"unknown category {args.category!r}: one of {', '.join(CATEGORIES)}")
 
     async def work(db: Database) -> str:
         async with db.session() as session:
-            duty = await duty_now(session, at)
-        if duty is None:
+            found = await rota_and_duty(session, at)
+        if found is None:
             raise UserFacingError("no rota imported yet: hotline rota import FILE")
+        rota, duty = found
         when = at.astimezone(tz).strftime("%a %d %b %Y %H:%M %Z")
         hours = "inside" if duty.in_hours else "outside"
-        return (
-            f"{when} ({hours} hotline hours)\n"
-            f"  level 1 primary: {duty.primary or 'nobody'}\n"
-            f"  level 2 backup:  {duty.backup or 'nobody'}\n"
-            f"  level 3 fallback: {duty.fallback}"
+        head = f"{when} ({hours} hotline hours)"
+        if args.category is None:
+            return (
+                f"{head}\n"
+                f"  level 1 primary: {duty.primary or 'nobody'}\n"
+                f"  level 2 backup:  {duty.backup or 'nobody'}\n"
+                f"  level 3 fallback: {duty.fallback}"
+            )
+        return "\n".join(
+            [head, *_chain_lines(rota, duty, args.category, settings().escalation_timeout_s)]
         )
 
     print(with_db(work), file=out)
     return 0
+
+
+def _chain_lines(rota: Rota, duty: Duty, category: str, default_s: float) -> list[str]:
+    """Who an emergency of `category` would ping, step by step, at the duty's moment."""
+    from bot.escalation.policy import step_targets
+
+    chain = rota.chain_for(category)
+    lines = [f"{category}: chain {chain.name}"]
+    if not duty.in_hours and not rota.wakes(category):
+        lines.append("  held until the hotline opens (unless the member presses It can't wait)")
+    for number, step in enumerate(chain.steps, start=1):
+        who = ", ".join(step_targets(step, duty)) or "nobody"
+        wait = step.timeout(timedelta(seconds=default_s)).total_seconds() / 60
+        note = "" if chain.runnable(number, duty.in_hours) else "  (not out of hours: skipped)"
+        lines.append(f"  {number}. {step.staff_label}: {who}, waits {wait:g} min{note}")
+    last = chain.steps[-1]
+    again = "until acknowledged" if last.repeat is None else f"{last.repeat} more times"
+    lines.append(f"  the last step repeats {again}")
+    return lines
 
 
 def cmd_override(args: argparse.Namespace, out: TextIO) -> int:
@@ -64,7 +95,7 @@ def cmd_override(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.escalation.rota import find_gaps
+    from bot.escalation.rota import find_gaps, named_people, unreachable_chains
     from bot.escalation.rota_store import current_rota, overrides_between, reachable_emails
     from bot.escalation.stated_hours import disagreements
     from bot.knowledge import load_knowledge_base
@@ -80,12 +111,9 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
                 raise UserFacingError("no rota imported yet: hotline rota import FILE")
             overrides = await overrides_between(session, start, start + timedelta(days=args.days))
             reachable = await reachable_emails(session)
-        named = sorted(
-            {s.primary for s in rota.pattern}
-            | {s.backup for s in rota.pattern if s.backup}
-            | {rota.fallback}
-        )
+        named = sorted(named_people(rota))
         lines = [f"no linked chat account: {email}" for email in named if email not in reachable]
+        lines += unreachable_chains(rota, lambda email: email in reachable)
         lines += disagreements(rota, ((e.id, e.answer) for e in kb.index.entries))
         for gap in find_gaps(rota, overrides, start, args.days, lambda e: e in reachable):
             lines.append(
@@ -109,8 +137,11 @@ def register(sub: Any) -> None:
     imp = rota.add_parser("import", help="import a rota YAML file")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_import)
-    show = rota.add_parser("show", help="who is on duty (now, or --at TIME)")
+    show = rota.add_parser(
+        "show", help="who is on duty (now, or --at TIME); with --category, who would be pinged"
+    )
     show.add_argument("--at", help="a local time, e.g. 2026-11-23T19:30")
+    show.add_argument("--category", help="an emergency category, e.g. safeguarding")
     show.set_defaults(func=cmd_show)
     override = rota.add_parser("override", help="a swap or cover for a window")
     override.add_argument("staff", help="the staff member's email")

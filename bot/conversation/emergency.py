@@ -18,6 +18,7 @@ from bot.core import texts
 from bot.core.errors import StoreUnavailableError
 from bot.core.types import Button, Reply
 from bot.escalation.categories import FALLBACK
+from bot.escalation.chains import Chain
 from bot.escalation.hotline import open_emergency, pings_of_step, wake_held
 from bot.escalation.rota_store import rota_and_duty
 from bot.store.models import HotlineRequest, Person, QuestionLog, RequestStatus, Role
@@ -163,7 +164,7 @@ async def outcome(deps: Deps, ctx: Context, request: HotlineRequest, in_hours: b
         return Reply(
             texts.EMERGENCY_ALERTING.format(
                 reference=request.reference,
-                who=texts.MEMBER_LEVELS.get(request.level, texts.MEMBER_LEVELS[1]),
+                who=_who(request),
                 phone_line=phone_line,
             )
         )
@@ -172,6 +173,13 @@ async def outcome(deps: Deps, ctx: Context, request: HotlineRequest, in_hours: b
             reference=request.reference, phone=_phone_now(deps, in_hours=in_hours)
         )
     )
+
+
+def _who(request: HotlineRequest) -> str:
+    """Who the last step alerted, as the member is told it, from the chain on the request."""
+    if not request.chain:
+        return texts.MEMBER_LEVELS["primary"]
+    return Chain.from_snapshot(request.chain).step(request.level).member_label
 
 
 async def _in_hours(ctx: Context) -> bool:

@@ -25,13 +25,12 @@ UNKNOWN_SENDER = (
     "(in Slack: /hotline link CODE). "
     "If you need urgent help now, phone the hotline on {phone}."
 )
+# {commands}: a line for each command a member may use, from its declaration
+# (bot/conversation/commands.py)
 HELP = (
     "Ask me a question in your own words, for example about membership, Ofsted, networks and "
     "CPD, or what to do in an urgent situation.\n"
-    "/emergency WHAT HAPPENED: alert the duty officer now\n"
-    "/human: ask for a person from the Partnership team to reply to you\n"
-    "/subscribe or /unsubscribe: the weekly keep-in-touch digest\n"
-    "/help: this message\n"
+    "{commands}\n"
     "If anyone is in immediate danger, call 999. For urgent help phone the hotline on {phone}."
 )
 WELCOME = "Hello {name}! " + HELP
@@ -89,11 +88,15 @@ OUT_OF_HOURS_LINE = "The hotline is closed now; for help by phone call {out_of_h
 OUT_OF_HOURS_NUMBER = "the out-of-hours line on {phone}"
 OUT_OF_HOURS_UNKNOWN = "your local authority's out-of-hours emergency duty team"
 # Who was pinged, by rota level, as the member is told
+# Who is alerted, as a ping names the chain step (staff) and as the member is told, by rota role;
+# a person or group step is named by its label.
+STAFF_LEVELS = {"primary": "primary duty officer", "backup": "backup duty officer"}
 MEMBER_LEVELS = {
-    1: "the duty officer",
-    2: "the backup duty officer",
-    3: "the senior manager on call",
+    "primary": "the duty officer",
+    "backup": "the backup duty officer",
+    "fallback": "the senior manager on call",
 }
+NAMED_CONTACT = "named contact"
 ALREADY_RAISED = "You've already raised this: it is emergency {reference}."
 EMERGENCY_ADDED = (
     "I've added this to your emergency request {reference}, which was opened moments ago."
@@ -163,6 +166,10 @@ NOBODY_REACHABLE = (
     "⚠ {reference}: nobody on the rota, not even the fallback, could be reached by chat. "
     "Phone the school now."
 )
+CHAIN_EXHAUSTED = (
+    "⚠ {reference}: still not acknowledged after every step of its escalation chain, and "
+    "nobody will be pinged again. Phone the school now."
+)
 STAFF_ONLY = "Sorry, {command} is for Partnership staff only."
 BAD_REFERENCE = (
     "I can't find a request {reference!r}. References look like HL-2026-0042; "
@@ -175,14 +182,13 @@ NOBODY_ON_DUTY = (
 ON_DUTY = "On duty now: primary {primary}, backup {backup}; fallback {fallback}."
 NO_ROTA = "No duty rota is loaded yet (hotline rota import FILE)."
 NO_OPEN_REQUESTS = "No open requests."
-STAFF_HELP = (
+STAFF_HELP = (  # {commands}: as in HELP, those staff may use
     "Staff commands (REF is a request reference like HL-2026-0042):\n"
     "{commands}\n"
-    "/subscribe or /unsubscribe: the weekly hotline summary\n"
-    "/help: this message\n"
     "Pings come with Acknowledge and Resolve buttons. Ask me a question to see what a member "
     "would get."
 )
+STAFF_MENU = "Staff: {help}"  # a staff command in a platform's command menu
 REFERENCE_USAGE = "Usage: {usage}, where REF is a request reference like HL-2026-0042."
 WAITING_REFERENCES = "Not acknowledged yet: {references}."
 YOUR_REFERENCES = "Acknowledged by you and not resolved yet: {references}."
@@ -205,6 +211,10 @@ EMERGENCY_NO_TEXT = "(no details given: please call the school)"
 
 # Linking accounts
 LINKED = "Thanks {name}, this account is now linked to you."
+ALREADY_LINKED = (
+    "This account is already linked to you. To link another chat account, send the invitation "
+    "code from that account."
+)
 BAD_INVITE_CODE = (
     "That invitation code didn't work: it may be mistyped, already used or expired. Ask the "
     "Partnership office for a new one. If you need urgent help now, phone the hotline on {phone}."
@@ -231,7 +241,7 @@ STAFF_DIGEST_HEADER = "Hotline week {start} to {end}: {total} request{s}."
 STAFF_DIGEST_CATEGORIES = "Requests by category"
 STAFF_DIGEST_RESPONSE = "Response"
 STAFF_DIGEST_ACK = "Time to acknowledge: median {median}, 95th percentile {p95}"
-STAFF_DIGEST_LEVELS = "Reached level 2: {level2}; reached level 3: {level3}"
+STAFF_DIGEST_LEVELS = "Escalation: {reached}"
 STAFF_DIGEST_OPEN = "Open requests"
 STAFF_DIGEST_GAPS = "Questions the FAQ could not answer"
 STAFF_DIGEST_NOT_HELPFUL = "Answers marked not helpful"

@@ -218,9 +218,7 @@ def staff_digest(week: StaffWeek, style: Style) -> Reply | None:
                 texts.STAFF_DIGEST_ACK.format(
                     median=_minutes(report.ack_minutes[0]), p95=_minutes(report.ack_minutes[1])
                 ),
-                texts.STAFF_DIGEST_LEVELS.format(
-                    level2=report.reached_level_2, level3=report.reached_level_3
-                ),
+                texts.STAFF_DIGEST_LEVELS.format(reached=report.reached_line()),
             )
             if report.total
             else (),

@@ -1,6 +1,7 @@
-"""Escalation as a table of small steps: each step pings one rota level, and every
-outcome, including "nobody reachable here", is a timeline event. A level with nobody reachable is
-skipped at once; the last level (the named fallback) repeats until someone acknowledges.
+"""Escalation as small steps along the request's chain (chains.py): each step pings the people
+of one chain step, and every outcome, including "nobody reachable here", is a timeline event. A
+step with nobody reachable is skipped at once; the last step repeats (as often as the chain says,
+or until someone acknowledges). Each step waits its own timeout.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import texts
 from bot.core.types import Button, Reply
 from bot.delivery.outbox import enqueue
-from bot.escalation.rota import Duty, next_opening
+from bot.escalation.chains import Chain, ChainStep
+from bot.escalation.rota import Duty, Rota, next_opening
 from bot.escalation.rota_store import rota_and_duty
 from bot.store.models import HotlineRequest, Identity, Person, School
 from bot.store.timeline import add_event
@@ -30,10 +32,10 @@ class Step(enum.StrEnum):
     HELD = "held"  # outside hotline hours: waits for the next opening
     NO_ROTA = "no-rota"
     NOBODY = "nobody-reachable"
+    EXHAUSTED = "chain-exhausted"  # the last step repeated as often as the chain allows
 
 
-LEVEL_NAMES = {1: "primary duty officer", 2: "backup duty officer", 3: "fallback"}
-LAST_LEVEL = 3
+FALLBACK_LABEL = "fallback"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ async def reachable_identities(session: AsyncSession, email: str | None) -> list
 
 
 async def ping_text(
-    session: AsyncSession, request: HotlineRequest, level: int, warning: str = ""
+    session: AsyncSession, request: HotlineRequest, level: str, warning: str = ""
 ) -> Reply:
     """What a duty officer needs to act: who, where, what, how to call, and the buttons. A
     warning (nobody could be pinged) goes first, with the same details."""
@@ -68,7 +70,7 @@ async def ping_text(
     school = await session.get(School, request.school_id) if request.school_id else None
     text = texts.STAFF_PING.format(
         reference=request.reference,
-        level=LEVEL_NAMES[level],
+        level=level,
         category=request.category or "urgent",
         school=school.name if school else "no school",
         member=member.name if member else "unknown",
@@ -84,8 +86,31 @@ async def ping_text(
     )
 
 
-def _level_target(duty: Duty, level: int) -> str | None:
-    return duty.levels()[level - 1]
+def chain_of(request: HotlineRequest, rota: Rota) -> Chain:
+    """The chain copied onto the request when its escalation started, else the rota's now."""
+    if request.chain:
+        return Chain.from_snapshot(request.chain)
+    return rota.chain_for(request.category)
+
+
+def step_targets(step: ChainStep, duty: Duty) -> list[str]:
+    """The emails a step pings at this moment: a role's holder now, the person, the group."""
+    if step.kind == "person":
+        return [step.name]
+    if step.kind == "group":
+        return list(step.people)
+    primary, backup, fallback = duty.levels()
+    holder = {"primary": primary, "backup": backup, "fallback": fallback}[step.name]
+    return [holder] if holder else []
+
+
+def _candidates(request: HotlineRequest, chain: Chain, in_hours: bool) -> list[int]:
+    """The step numbers to try in order: the next ones that may run now, the last at least."""
+    last = len(chain.steps)
+    if request.level >= last:
+        return [last]
+    ahead = [n for n in range(request.level + 1, last + 1) if chain.runnable(n, in_hours)]
+    return ahead or [last]
 
 
 async def escalate(
@@ -96,15 +121,19 @@ async def escalate(
     *,
     wake: bool = False,
 ) -> Step:
-    """Take the next step for an open emergency: ping the next reachable level and set its timer.
+    """Take the next step for an open emergency: ping the next reachable step and set its timer.
     Outside hotline hours a first step waits for the opening unless the rota says the category
-    wakes someone, or `wake` (the member pressed "It can't wait")."""
+    wakes someone, or `wake` (the member pressed "It can't wait"); then only the chain's steps
+    marked to run out of hours are tried."""
     found = await rota_and_duty(session, now)
     if found is None:
         request.steps += 1
         add_event(session, request.id, "no_rota", "no rota imported: nobody can be pinged", at=now)
         alert = await ping_text(
-            session, request, LAST_LEVEL, texts.NO_ROTA_ALERT.format(reference=request.reference)
+            session,
+            request,
+            FALLBACK_LABEL,
+            texts.NO_ROTA_ALERT.format(reference=request.reference),
         )
         await copy_to_staff_chat(
             session, config, request, now, alert, f"norota:{request.id}:{request.steps}"
@@ -122,47 +151,61 @@ async def escalate(
             request.level = 0
             request.steps += 1
             return Step.HELD
-    start = 1 if duty.in_hours or request.level > 0 else LAST_LEVEL
-    level = min(max(request.level + 1, start), LAST_LEVEL)
-    while True:
-        target = _level_target(duty, level)
-        identities = await reachable_identities(session, target)
-        if identities or level == LAST_LEVEL:
+    chain = chain_of(request, rota)
+    if request.chain is None:
+        request.chain = chain.snapshot()
+    last = len(chain.steps)
+    if request.level >= last:
+        limit = chain.step(last).repeat
+        if limit is not None and request.repeats >= limit:
+            return await _exhausted(session, request, chain, now, config)
+        request.repeats += 1
+    candidates = _candidates(request, chain, duty.in_hours)
+    identities: list[Identity] = []
+    for number in candidates:
+        step = chain.step(number)
+        targets = step_targets(step, duty)
+        identities = [i for email in targets for i in await reachable_identities(session, email)]
+        if identities or number == candidates[-1]:
             break
         add_event(
             session,
             request.id,
             "level_skipped",
-            f"level {level} ({LEVEL_NAMES[level]}): {target or 'nobody on the rota'} not reachable",
+            f"level {number} ({step.staff_label}): "
+            f"{', '.join(targets) or 'nobody on the rota'} not reachable",
             at=now,
         )
-        level += 1
     request.steps += 1
-    request.level = level
-    request.next_escalation_at = now + config.ack_timeout
+    request.level = number
+    request.next_escalation_at = now + step.timeout(config.ack_timeout)
     if not identities:
         add_event(
             session,
             request.id,
             "nobody_reachable",
-            f"fallback {target} has no reachable chat account",
+            f"level {number} ({step.staff_label}): "
+            f"{', '.join(targets) or 'nobody'} has no reachable chat account",
             at=now,
         )
         alert = await ping_text(
-            session, request, level, texts.NOBODY_REACHABLE.format(reference=request.reference)
+            session,
+            request,
+            step.staff_label,
+            texts.NOBODY_REACHABLE.format(reference=request.reference),
         )
         await copy_to_staff_chat(
             session, config, request, now, alert, f"nobody:{request.id}:{request.steps}"
         )
         return Step.NOBODY
-    ping = await ping_text(session, request, level)
+    ping = await ping_text(session, request, step.staff_label)
     key = f"ping:{request.id}:{request.steps}"
     await send_to_identities(session, request, identities, ping, key, now)
     add_event(
         session,
         request.id,
         "level_pinged",
-        f"level {level} ({LEVEL_NAMES[level]}): {target}",
+        f"level {number} ({step.staff_label}): {', '.join(targets)}",
         at=now,
     )
     copy = Reply(ping.text, ping.buttons)
@@ -170,6 +213,36 @@ async def escalate(
         session, config, request, now, copy, f"staffcopy:{request.id}:{request.steps}"
     )
     return Step.PINGED
+
+
+async def _exhausted(
+    session: AsyncSession,
+    request: HotlineRequest,
+    chain: Chain,
+    now: datetime,
+    config: EscalationConfig,
+) -> Step:
+    """The last step has repeated as often as the chain allows: no more pings, and the staff
+    chats are told that nobody has acknowledged."""
+    request.steps += 1
+    request.next_escalation_at = None
+    add_event(
+        session,
+        request.id,
+        "chain_exhausted",
+        f"{chain.name}: last step repeated {request.repeats} times, not acknowledged",
+        at=now,
+    )
+    alert = await ping_text(
+        session,
+        request,
+        chain.step(len(chain.steps)).staff_label,
+        texts.CHAIN_EXHAUSTED.format(reference=request.reference),
+    )
+    await copy_to_staff_chat(
+        session, config, request, now, alert, f"exhausted:{request.id}:{request.steps}"
+    )
+    return Step.EXHAUSTED
 
 
 async def copy_to_staff_chat(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.store.models import HotlineRequest, RequestEvent
 
-# The timeline event written when a level is pinged: "level 2 (backup duty officer): EMAIL".
+# The timeline event written when a chain step is pinged: "level 2 (backup duty officer): EMAIL".
 PINGED = "level_pinged"
 PINGED_LEVEL = re.compile(r"level (\d+) ")
 
@@ -31,8 +31,14 @@ class Report:
     by_school: dict[str, int]
     ack_minutes: tuple[float | None, float | None]  # median, 95th percentile
     resolve_minutes: tuple[float | None, float | None]
-    reached_level_2: int
-    reached_level_3: int
+    # requests whose escalation pinged each step after the first, by step number (a step
+    # skipped for want of anyone reachable is not counted as reached)
+    reached: dict[int, int]
+
+    def reached_line(self) -> str:
+        if not self.reached:
+            return "no request went past its first step"
+        return "; ".join(f"reached step {n}: {count}" for n, count in sorted(self.reached.items()))
 
 
 def percentiles(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -108,6 +114,7 @@ def build_report(
         ),
         ack_minutes=percentiles(ack),
         resolve_minutes=percentiles(res),
-        reached_level_2=sum(2 in pinged.get(r.id, ()) for r in rows),
-        reached_level_3=sum(3 in pinged.get(r.id, ()) for r in rows),
+        reached=dict(
+            sorted(Counter(n for r in rows for n in set(pinged.get(r.id, ())) if n > 1).items())
+        ),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
@@ -21,6 +21,7 @@ import yaml
 
 from bot.core.errors import DataError
 from bot.escalation.categories import CATEGORIES
+from bot.escalation.chains import DEFAULT, DEFAULT_CHAIN, KINDS, ROLES, Chain, ChainStep
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # the directory's rule
 CLOCK = re.compile(r"^(\d\d?):(\d\d)$")
@@ -28,7 +29,20 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 DAY_NUMBERS = {name: n for n, day in enumerate(WEEKDAYS) for name in (day, day[:3])}
 DAY_HINT = "use Mon, Tue, Wed, Thu, Fri, Sat, Sun"
 WAKE = "wake_out_of_hours"
-SECTIONS = ("timezone", "hotline_hours", "fallback", "pattern", "closures", WAKE)
+SECTIONS = (
+    "timezone",
+    "hotline_hours",
+    "fallback",
+    "pattern",
+    "closures",
+    WAKE,
+    "groups",
+    "chains",
+    "routes",
+)
+STEP_FIELDS = ("role", "person", "group", "minutes", "out_of_hours", "repeat", "label")
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+YES, NO = ("true", "yes", "on"), ("false", "no", "off")
 SPAN_FIELDS = ("days", "from", "to")
 SHIFT_FIELDS = (*SPAN_FIELDS, "primary", "backup")
 CLOSURE_FIELDS = ("date", "from", "to", "note")
@@ -94,26 +108,51 @@ class Rota:
     # Emergency categories that ping the fallback at once outside hotline hours; the others wait
     # for the next opening. None (the file does not say) wakes someone for every emergency.
     wake_out_of_hours: frozenset[str] | None = None
+    # Escalation chains (chains.py): groups of people by name, chains by name, and the chain of
+    # each routed category (the others take "default"). No chains: DEFAULT_CHAIN for all.
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    chains: Mapping[str, Chain] = field(default_factory=dict)
+    routes: Mapping[str, str] = field(default_factory=dict)
 
     def wakes(self, category: str | None) -> bool:
         return self.wake_out_of_hours is None or (category or "") in self.wake_out_of_hours
 
+    def chain_for(self, category: str | None) -> Chain:
+        """The chain an emergency of this category follows."""
+        if not self.chains:
+            return DEFAULT_CHAIN
+        return self.chains[self.routes.get(category or "", DEFAULT)]
+
     def to_json(self) -> dict[str, object]:
         """The same shape as rota.yaml, so a stored rota reads like the file it came from."""
         wake = {} if self.wake_out_of_hours is None else {WAKE: sorted(self.wake_out_of_hours)}
-        return wake | {
-            "timezone": self.timezone.key,
-            "hotline_hours": [_span_json(span) for span in self.hotline_hours],
-            "fallback": self.fallback,
-            "pattern": [
-                {**_span_json(s.span), "primary": s.primary, "backup": s.backup}
-                for s in self.pattern
-            ],
-            "closures": [
-                {"from": c.start.isoformat(), "to": c.end.isoformat(), "note": c.note}
-                for c in self.closures
-            ],
-        }
+        chains: dict[str, object] = {}
+        if self.chains:
+            chains = {
+                "groups": {name: list(people) for name, people in self.groups.items()},
+                "chains": {
+                    name: [_step_json(step) for step in chain.steps]
+                    for name, chain in self.chains.items()
+                },
+                "routes": dict(self.routes),
+            }
+        return (
+            wake
+            | chains
+            | {
+                "timezone": self.timezone.key,
+                "hotline_hours": [_span_json(span) for span in self.hotline_hours],
+                "fallback": self.fallback,
+                "pattern": [
+                    {**_span_json(s.span), "primary": s.primary, "backup": s.backup}
+                    for s in self.pattern
+                ],
+                "closures": [
+                    {"from": c.start.isoformat(), "to": c.end.isoformat(), "note": c.note}
+                    for c in self.closures
+                ],
+            }
+        )
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Rota:
@@ -158,6 +197,44 @@ class Gap:
     starts_at: datetime
     ends_at: datetime
     reason: str
+
+
+def named_people(rota: Rota) -> set[str]:
+    """Everyone the rota names: the pattern, the fallback, and the chains' people and groups."""
+    chained = {
+        person
+        for chain in rota.chains.values()
+        for step in chain.steps
+        for person in ((step.name,) if step.kind == "person" else rota.groups.get(step.name, ()))
+        if step.kind != "role"
+    }
+    return (
+        {s.primary for s in rota.pattern}
+        | {s.backup for s in rota.pattern if s.backup}
+        | {rota.fallback}
+        | chained
+    )
+
+
+def unreachable_chains(rota: Rota, reachable: Callable[[str], bool]) -> list[str]:
+    """Chains with no step that could reach anyone (a role counts when anyone who holds it in
+    the pattern, or the fallback, has a linked chat account)."""
+    holders = {
+        "primary": {s.primary for s in rota.pattern},
+        "backup": {s.backup for s in rota.pattern if s.backup},
+        "fallback": {rota.fallback},
+    }
+    found = []
+    for chain in rota.chains.values() or [DEFAULT_CHAIN]:
+
+        def people(step: ChainStep) -> set[str]:
+            if step.kind == "role":
+                return holders[step.name]
+            return {step.name} if step.kind == "person" else set(rota.groups.get(step.name, ()))
+
+        if not any(reachable(p) for step in chain.steps for p in people(step)):
+            found.append(f"chain {chain.name}: no step can reach anyone by chat")
+    return found
 
 
 # --- Who is on duty ----------------------------------------------------------------------------
@@ -508,6 +585,164 @@ def _wake(data: Mapping[str, object], out: _Problems) -> frozenset[str] | None:
     return frozenset(wake)
 
 
+def _flag(fields: Mapping[str, object], key: str, path: _Path, out: _Problems) -> bool | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in YES or text in NO:
+        return text in YES
+    out.add((*path, key), f"{value!r} is not true or false")
+    return None
+
+
+def _count(
+    fields: Mapping[str, object], key: str, path: _Path, out: _Problems, low: int, high: int
+) -> int | None:
+    value = fields.get(key)
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        out.add((*path, key), f"{value!r} is not a whole number from {low} to {high}")
+        return None
+    return int(text)
+
+
+def _groups(data: Mapping[str, object], out: _Problems) -> dict[str, tuple[str, ...]]:
+    value = data.get("groups")
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        out.add(("groups",), "expected a mapping of group names to lists of email addresses")
+        return {}
+    groups: dict[str, tuple[str, ...]] = {}
+    for name, people in value.items():
+        path: _Path = ("groups", name)
+        if not NAME.match(name):
+            out.add(path, f"{name!r}: a group name is lowercase letters, digits and dashes")
+        if not isinstance(people, list) or not people:
+            out.add(path, "expected a list of one or more email addresses")
+            continue
+        emails = [_email({"email": p}, "email", (*path, n), out) for n, p in enumerate(people)]
+        groups[name] = tuple(e for e in emails if e)
+    return groups
+
+
+def _step(
+    item: object, path: _Path, groups: Mapping[str, tuple[str, ...]], last: bool, out: _Problems
+) -> ChainStep | None:
+    fields = _mapping(item, path, STEP_FIELDS, out)
+    if fields is None:
+        return None
+    kinds = [k for k in KINDS if k in fields]
+    if len(kinds) != 1:
+        out.add(path, "give exactly one of role, person or group")
+        return None
+    kind = kinds[0]
+    name = _email(fields, kind, path, out) if kind == "person" else _text(fields, kind, path, out)
+    if name is None:
+        return None
+    if kind == "role" and name not in ROLES:
+        out.add((*path, "role"), f"{name!r} is not one of {', '.join(ROLES)}")
+    if kind == "group" and name not in groups:
+        out.add((*path, "group"), f"no group {name!r} in groups")
+    repeat = _count(fields, "repeat", path, out, 0, 100)
+    if repeat is not None and not last:
+        out.add((*path, "repeat"), "only the last step repeats")
+    wakes = _flag(fields, "out_of_hours", path, out)
+    return ChainStep(
+        kind,
+        name,
+        people=groups.get(name, ()) if kind == "group" else (),
+        minutes=_count(fields, "minutes", path, out, 1, 24 * 60),
+        out_of_hours=(kind == "role" and name == "fallback") if wakes is None else wakes,
+        repeat=repeat,
+        label=_text(fields, "label", path, out, required=False),
+    )
+
+
+def _chains(
+    data: Mapping[str, object], groups: Mapping[str, tuple[str, ...]], out: _Problems
+) -> dict[str, Chain]:
+    value = data.get("chains")
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        out.add(("chains",), "expected a mapping of chain names to lists of steps")
+        return {}
+    chains: dict[str, Chain] = {}
+    for name, steps in value.items():
+        path: _Path = ("chains", name)
+        if not NAME.match(name):
+            out.add(path, f"{name!r}: a chain name is lowercase letters, digits and dashes")
+        if not isinstance(steps, list) or not steps:
+            out.add(path, "expected a list of one or more steps")
+            continue
+        parsed = [
+            _step(item, (*path, n), groups, n == len(steps) - 1, out)
+            for n, item in enumerate(steps)
+        ]
+        chains[name] = Chain(name, tuple(s for s in parsed if s))
+    return chains
+
+
+def _routes(
+    data: Mapping[str, object], chains: Mapping[str, Chain], out: _Problems
+) -> dict[str, str]:
+    value = data.get("routes")
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        out.add(("routes",), "expected a mapping of emergency categories to chain names")
+        return {}
+    if not chains:
+        out.add(("routes",), "routes name chains, but the file has no chains")
+    routes: dict[str, str] = {}
+    for category, chain in value.items():
+        path: _Path = ("routes", category)
+        if category not in CATEGORIES:
+            out.add(path, f"{category!r} is not one of {', '.join(CATEGORIES)}")
+        elif not isinstance(chain, str) or chain not in chains:
+            out.add(path, f"no chain {chain!r} in chains")
+        else:
+            routes[category] = chain
+    return routes
+
+
+def _check_chains(
+    chains: Mapping[str, Chain],
+    routes: Mapping[str, str],
+    wake: frozenset[str] | None,
+    out: _Problems,
+) -> None:
+    """Every category has a chain, and one that wakes someone out of hours has a step that runs
+    then."""
+    if not chains:
+        return
+    if DEFAULT not in chains:
+        orphans = [c for c in CATEGORIES if c not in routes]
+        if orphans:
+            out.add(
+                ("chains",),
+                f"no chain for {', '.join(orphans)}: add a {DEFAULT!r} chain or route them",
+            )
+    for category in sorted(CATEGORIES if wake is None else wake):
+        chain = chains.get(routes.get(category, DEFAULT))
+        if chain is not None and not any(s.out_of_hours for s in chain.steps):
+            out.add(
+                ("chains", chain.name),
+                f"{category} wakes someone out of hours, but no step of this chain runs "
+                "out of hours (out_of_hours: true)",
+            )
+
+
+def _step_json(step: ChainStep) -> dict[str, object]:
+    data = step.to_json()
+    data.pop("people", None)
+    return data
+
+
 def _check_overlaps(shifts: list[tuple[_Path, Shift]], out: _Problems) -> None:
     for n, (path, shift) in enumerate(shifts):
         for earlier_path, earlier in shifts[:n]:
@@ -532,6 +767,10 @@ def _build(data: object, out: _Problems) -> Rota:
     closures = [_closure(i, p, out) for p, i in _items(data, "closures", out, required=False)]
     _check_overlaps(shifts, out)
     wake = _wake(data, out)
+    groups = _groups(data, out)
+    chains = _chains(data, groups, out)
+    routes = _routes(data, chains, out)
+    _check_chains(chains, routes, wake, out)
     if out.problems or timezone is None or fallback is None:
         raise DataError(out.problems)
     return Rota(
@@ -541,6 +780,9 @@ def _build(data: object, out: _Problems) -> Rota:
         closures=tuple(c for c in closures if c),
         fallback=fallback,
         wake_out_of_hours=wake,
+        groups=groups,
+        chains=chains,
+        routes=routes,
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.core.errors import DataError, UserFacingError
 from bot.directory.identities import person_by_email
-from bot.escalation.rota import Duty, Override, Rota, duty_at, parse_rota
+from bot.escalation.rota import Duty, Override, Rota, duty_at, named_people, parse_rota
 from bot.store.db import Database
 from bot.store.models import Identity, Person, RotaOverride, RotaVersion
 
@@ -54,12 +54,7 @@ async def import_rota(db: Database, path: Path) -> Rota:
         known = {
             p.email for p in await session.scalars(select(Person).where(Person.active.is_(True)))
         }
-        named = (
-            {s.primary for s in rota.pattern}
-            | {s.backup for s in rota.pattern if s.backup}
-            | {rota.fallback}
-        )
-        missing = sorted(named - known)
+        missing = sorted(named_people(rota) - known)
         if missing:
             raise DataError(
                 [

@@ -222,8 +222,12 @@ class HotlineRequest(Base):
         ForeignKey("question_log.id", ondelete="SET NULL")
     )
     # Escalation state: timers are columns, never in-memory jobs (docs/architecture.md, Storage).
+    # `level` is the chain step last pinged (from 1); `chain` the chain copied when escalation
+    # started (bot/escalation/chains.py); `repeats` how often its last step was pinged again.
     level: Mapped[int] = mapped_column(Integer, default=0)
     steps: Mapped[int] = mapped_column(Integer, default=0)
+    chain: Mapped[str | None] = mapped_column(Text)
+    repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     remind_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
