@@ -45,7 +45,6 @@ def dispatcher_config(settings: Settings) -> DispatcherConfig:
     return DispatcherConfig(
         hotline_phone=settings.hotline_phone,
         max_message_chars=settings.max_message_chars,
-        support_reply_days=settings.support_reply_days,
     )
 
 
@@ -121,6 +120,7 @@ def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
         timezone=settings.tz,
         out_of_hours_phone=settings.out_of_hours_phone,
         max_message_chars=settings.max_message_chars,
+        support_reply_days=settings.support_reply_days,
         embedder=embedder,
     )
 

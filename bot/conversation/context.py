@@ -31,11 +31,17 @@ class Deps:
     timezone: ZoneInfo
     out_of_hours_phone: str = ""  # answered when the hotline is closed (never the hotline)
     max_message_chars: int = 4000  # also the longest phrasing /teach stores
+    support_reply_days: int = 1  # the reply target promised when a question is passed on
     # the sentence-embedding model shared by the matcher and the urgency detector, if any
     embedder: Embedder | None = None
     clock: Callable[[], datetime] = utcnow
     # called after a commit that queued outbound messages, to send them without waiting a tick
     on_queued: Callable[[], None] = field(default=_nothing)
+
+    @property
+    def reply_target(self) -> str:
+        days = self.support_reply_days
+        return "one working day" if days == 1 else f"{days} working days"
 
 
 @dataclass(frozen=True)

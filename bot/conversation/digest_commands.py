@@ -1,12 +1,13 @@
 """Chat commands for the weekly digest: /subscribe and /unsubscribe for everyone linked, /news
-and /event for staff. Same signature as staff.COMMANDS; the dispatcher checks staff rights."""
+and /event for staff, declared in SUBSCRIPTION and STAFF (bot/conversation/commands.py collects
+them; the dispatcher checks who may use them)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.conversation.chat_command import FOR_EVERYONE, FOR_STAFF, Command
 from bot.conversation.context import Context, Deps
-from bot.conversation.staff import Command, StaffCommand, by_name
 from bot.core import texts
 from bot.core.errors import DataError
 from bot.core.types import Reply
@@ -82,14 +83,19 @@ async def event_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
     return [await _add(deps, ctx, ContentKind.EVENT, raw, texts.EVENT_USAGE)]
 
 
-MEMBER_COMMANDS: dict[str, StaffCommand] = {
-    "/subscribe": subscribe_cmd,
-    "/unsubscribe": unsubscribe_cmd,
-}
-STAFF: tuple[Command, ...] = (
-    Command("/news", "/news TITLE | TEXT", "news for the next weekly digest", news_cmd),
+SUBSCRIPTION: tuple[Command, ...] = (
     Command(
-        "/event", "/event DATE | TITLE | TEXT", "an event for the coming weekly digests", event_cmd
+        "/subscribe", FOR_EVERYONE, subscribe_cmd, "get the weekly digest every Monday morning"
+    ),
+    Command("/unsubscribe", FOR_EVERYONE, unsubscribe_cmd, "stop the weekly digest"),
+)
+STAFF: tuple[Command, ...] = (
+    Command("/news", FOR_STAFF, news_cmd, "news for the next weekly digest", "TITLE | TEXT"),
+    Command(
+        "/event",
+        FOR_STAFF,
+        event_cmd,
+        "an event for the coming weekly digests",
+        "DATE | TITLE | TEXT",
     ),
 )
-STAFF_COMMANDS: dict[str, StaffCommand] = by_name(STAFF)

@@ -19,7 +19,8 @@ from datetime import datetime
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation import digest_commands, staff
+from bot.conversation import commands, staff
+from bot.conversation.chat_command import Audience
 from bot.conversation.context import Context, Deps
 from bot.conversation.emergency import cant_wait, is_member, raise_emergency, urgent_prompt
 from bot.conversation.linking import (
@@ -28,19 +29,19 @@ from bot.conversation.linking import (
     link_from_profile,
     link_with_code,
 )
+from bot.conversation.member_commands import EMERGENCY_COMMAND
 from bot.conversation.open_requests import add_or_new, attach, replied_request, still_open_note
+from bot.conversation.pass_on import pass_on, passed_on
 from bot.conversation.questions import log_question, own_question, record_feedback
 from bot.conversation.ratelimit import RateLimiter
-from bot.conversation.staff_help import staff_help
-from bot.conversation.teach import teach_buttons
 from bot.core import texts
 from bot.core.errors import StoreUnavailableError, UserFacingError
 from bot.core.ports import ProfileLookup
-from bot.core.types import Band, Button, IncomingMessage, Reply
+from bot.core.types import Band, Button, IncomingMessage, MenuCommand, Reply
 from bot.delivery.outbox import QUEUED
 from bot.directory.identities import identify_with_open_request
-from bot.escalation import open_support_request, request_for_question
-from bot.escalation.hotline import open_requests_of, post_support_request
+from bot.escalation import request_for_question
+from bot.escalation.hotline import open_requests_of
 from bot.escalation.rota_store import current_rota
 from bot.knowledge import MatchResult
 from bot.store.db import Database
@@ -50,7 +51,6 @@ from bot.teaching.live import live_of
 log = logging.getLogger(__name__)
 
 SUGGESTION_LABEL_CHARS = 60
-EMERGENCY_COMMAND = "/emergency"
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,6 @@ class DispatcherConfig:
     max_message_chars: int = 4000
     rate_limit: int = 20
     rate_window_s: float = 60.0
-    support_reply_days: int = 1
-
-    @property
-    def reply_target(self) -> str:
-        days = self.support_reply_days
-        return "one working day" if days == 1 else f"{days} working days"
 
 
 def clean_text(text: str) -> str:
@@ -73,7 +67,7 @@ def clean_text(text: str) -> str:
     return "".join(kept).strip()
 
 
-Handler = Callable[[Context, str], Awaitable[list[Reply]]]
+Handler = Callable[[Context, str], Awaitable[list[Reply]]]  # a button action's handler
 
 
 class Dispatcher:
@@ -87,12 +81,6 @@ class Dispatcher:
         # Platforms that vouch for their users' emails (Slack), set by the channel adapters.
         self.profiles: dict[str, ProfileLookup] = {}
         self.handled: Counter[str] = Counter()  # per channel, for /metrics
-        self._commands: dict[str, Handler] = {
-            "/start": self._cmd_start,
-            "/help": self._cmd_help,
-            "/human": self._cmd_human,
-            EMERGENCY_COMMAND: self._cmd_emergency,
-        }
         self._actions: dict[str, Handler] = {
             "ans": self._act_answer,
             "fb": self._act_feedback,
@@ -103,6 +91,11 @@ class Dispatcher:
             "new": self._act_new,
             "wake": self._act_wake,
         }
+
+    def menu(self, channel: str) -> tuple[MenuCommand, ...]:
+        """The chat commands the channel's command menu offers (Telegram's command list,
+        Slack's usage hint), from their declarations."""
+        return commands.menu(channel)
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
         self.handled[message.channel] += 1
@@ -197,7 +190,9 @@ class Dispatcher:
         return Reply(
             texts.LINKED.format(name=person.name.split()[0])
             + " "
-            + texts.HELP.format(phone=self.config.hotline_phone)
+            + texts.HELP.format(
+                commands=commands.help_lines(Audience.MEMBER), phone=self.config.hotline_phone
+            )
         )
 
     async def _link_from_profile(
@@ -214,22 +209,17 @@ class Dispatcher:
     async def _on_command(self, ctx: Context, text: str) -> list[Reply]:
         command, _, rest = text.partition(" ")
         name = command.lower().split("@", 1)[0]
-        handler = self._commands.get(name)
-        if handler is not None:
-            return await handler(ctx, rest.strip())
-        member_command = digest_commands.MEMBER_COMMANDS.get(name)
-        if member_command is not None:
-            return await member_command(self.deps, ctx, rest.strip())
-        staff_command = staff.COMMANDS.get(name) or digest_commands.STAFF_COMMANDS.get(name)
-        if staff_command is not None:
-            if not ctx.person.is_staff:
-                return [Reply(texts.STAFF_ONLY.format(command=name))]
-            return await staff_command(self.deps, ctx, rest.strip())
-        return [
-            Reply(
-                texts.UNKNOWN_COMMAND.format(command=command[:40], phone=self.config.hotline_phone)
+        declared = commands.lookup(name)
+        if declared is None:
+            unknown = texts.UNKNOWN_COMMAND.format(
+                command=command[:40],
+                commands=commands.help_lines(Audience.MEMBER),
+                phone=self.config.hotline_phone,
             )
-        ]
+            return [Reply(unknown)]
+        if not declared.allows(ctx.person):
+            return [Reply(declared.refusal())]
+        return await declared.run(self.deps, ctx, rest.strip())
 
     # Questions
 
@@ -308,65 +298,6 @@ class Dispatcher:
             ),
         )
 
-    # Commands
-
-    async def _cmd_start(self, ctx: Context, _rest: str) -> list[Reply]:
-        return [
-            Reply(
-                texts.WELCOME.format(
-                    name=ctx.person.name.split()[0], phone=self.config.hotline_phone
-                )
-            )
-        ]
-
-    async def _cmd_help(self, ctx: Context, _rest: str) -> list[Reply]:
-        if ctx.person.is_staff:
-            return [Reply(staff_help())]
-        return [Reply(texts.HELP.format(phone=self.config.hotline_phone))]
-
-    async def _cmd_human(self, ctx: Context, rest: str) -> list[Reply]:
-        return [await self._pass_on(ctx, rest or texts.HUMAN_NO_TEXT, None)]
-
-    async def _cmd_emergency(self, ctx: Context, rest: str) -> list[Reply]:
-        if not is_member(ctx.person):
-            return [Reply(texts.MEMBERS_ONLY.format(command=EMERGENCY_COMMAND))]
-        return await raise_emergency(self.deps, ctx, rest or texts.EMERGENCY_NO_TEXT)
-
-    async def _own_request(self, ctx: Context, raw_id: str) -> HotlineRequest:
-        request = await ctx.session.get(HotlineRequest, int(raw_id)) if raw_id.isdigit() else None
-        if request is None or request.person_id != ctx.person.id:
-            raise UserFacingError(texts.STALE_BUTTON)
-        return request
-
-    async def _pass_on(self, ctx: Context, text: str, question: QuestionLog | None) -> Reply:
-        request = await open_support_request(
-            ctx.session,
-            ctx.person,
-            ctx.message.channel,
-            ctx.message.reach_id,
-            text,
-            question_id=question.id if question else None,
-            now=ctx.now,
-        )
-        if question is not None:
-            question.passed_on = True
-        await post_support_request(
-            ctx.session,
-            request,
-            ctx.now,
-            self.deps.escalation,
-            teach_buttons(self.kb, request.id, text),
-        )
-        await ctx.session.commit()  # the reference is only shown once it is durable
-        log.info("support request opened id=%s", request.id)
-        return Reply(
-            texts.PASSED_ON.format(
-                reference=request.reference,
-                phone=self.config.hotline_phone,
-                days=self.config.reply_target,
-            )
-        )
-
     # Button actions: "<verb>:<id>[:<argument>]"
 
     async def _on_action(self, ctx: Context, action: str) -> list[Reply]:
@@ -380,6 +311,12 @@ class Dispatcher:
                 return [Reply(texts.STAFF_ONLY.format(command=staff.BUTTON_NAMES[verb]))]
             return await staff_button(self.deps, ctx, rest)
         return [Reply(texts.STALE_BUTTON)]
+
+    async def _own_request(self, ctx: Context, raw_id: str) -> HotlineRequest:
+        request = await ctx.session.get(HotlineRequest, int(raw_id)) if raw_id.isdigit() else None
+        if request is None or request.person_id != ctx.person.id:
+            raise UserFacingError(texts.STALE_BUTTON)
+        return request
 
     async def _question(self, ctx: Context, raw_id: str) -> QuestionLog:
         if not raw_id.isdigit():
@@ -420,17 +357,8 @@ class Dispatcher:
         if question.passed_on:
             earlier = await request_for_question(ctx.session, question.id)
             if earlier is not None:
-                return [
-                    Reply(
-                        texts.PASSED_ON.format(
-                            reference=earlier.reference,
-                            phone=self.config.hotline_phone,
-                            days=self.config.reply_target,
-                        ),
-                        edit=True,
-                    )
-                ]
-        return [replace(await self._pass_on(ctx, question.text, question), edit=True)]
+                return [replace(passed_on(self.deps, earlier.reference), edit=True)]
+        return [replace(await pass_on(self.deps, ctx, question.text, question), edit=True)]
 
     async def _act_no_pass(self, ctx: Context, args: str) -> list[Reply]:
         await self._question(ctx, args)

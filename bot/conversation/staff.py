@@ -1,18 +1,18 @@
 """Staff commands and buttons: /oncall, /open, /ack, /resolve, /note, /reply, /teach;
-Acknowledge, Resolve and the teach buttons (bot/conversation/teach.py). Members get a clear
-refusal; a bad or unknown reference gets a clear message, a missing one the command's usage and
-the references it could take."""
+Acknowledge, Resolve and the teach buttons (bot/conversation/teach.py). The commands are declared
+in STAFF (bot/conversation/commands.py collects them; the dispatcher refuses members). A bad or
+unknown reference gets a clear message, a missing one the command's usage and the references it
+could take."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from bot.conversation.chat_command import FOR_STAFF, Command, Run
 from bot.conversation.context import Context, Deps
 from bot.conversation.teach import (
     TEACH_ANYWAY_VERB,
@@ -36,22 +36,7 @@ from bot.escalation.hotline import (
 from bot.escalation.rota_store import duty_now
 from bot.store.models import HotlineRequest, Person, RequestStatus
 
-StaffCommand = Callable[[Deps, Context, str], Awaitable[list[Reply]]]
 USAGE_REFERENCES = 5  # open references listed when a command is missing its reference
-
-
-@dataclass(frozen=True)
-class Command:
-    """A staff command as /help lists it: what to type, what it does (one line), its handler."""
-
-    name: str
-    usage: str
-    does: str
-    run: StaffCommand
-
-
-def by_name(commands: tuple[Command, ...]) -> dict[str, StaffCommand]:
-    return {c.name: c.run for c in commands}
 
 
 def _age(since: datetime, now: datetime) -> str:
@@ -233,24 +218,28 @@ async def resolve_button(deps: Deps, ctx: Context, raw_id: str) -> list[Reply]:
 
 
 STAFF: tuple[Command, ...] = (
-    Command("/oncall", "/oncall", "who is on duty now", oncall),
-    Command("/open", "/open", "the requests not resolved yet", open_list),
-    Command("/ack", "/ack REF", "take a request; the member is told you have it", ack),
+    Command("/oncall", FOR_STAFF, oncall, "who is on duty now"),
+    Command("/open", FOR_STAFF, open_list, "the requests not resolved yet"),
+    Command("/ack", FOR_STAFF, ack, "take a request; the member is told you have it", "REF"),
     Command(
-        "/resolve", "/resolve REF NOTE", "close a request with a note of what was done", resolve_cmd
+        "/resolve",
+        FOR_STAFF,
+        resolve_cmd,
+        "close a request with a note of what was done",
+        "REF NOTE",
     ),
-    Command("/note", "/note REF TEXT", "add a note to a request's timeline", note_cmd),
-    Command("/reply", "/reply REF TEXT", "send the member an answer", reply_cmd),
+    Command("/note", FOR_STAFF, note_cmd, "add a note to a request's timeline", "REF TEXT"),
+    Command("/reply", FOR_STAFF, reply_cmd, "send the member an answer", "REF TEXT"),
     Command(
         TEACH_COMMAND,
-        "/teach REF [ENTRY-ID]",
+        FOR_STAFF,
+        teach_cmd,
         "teach the FAQ a passed-on question as a phrasing of an entry (without ENTRY-ID: choose "
         "from buttons; or reply to the request with /teach ENTRY-ID)",
-        teach_cmd,
+        "REF [ENTRY-ID]",
     ),
 )
-COMMANDS: dict[str, StaffCommand] = by_name(STAFF)
-BUTTONS: dict[str, StaffCommand] = {
+BUTTONS: dict[str, Run] = {
     "ack": ack_button,
     "res": resolve_button,
     TEACH_VERB: teach_button,

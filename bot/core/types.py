@@ -69,6 +69,19 @@ class IncomingMessage:
         return self.private_chat_id or self.chat_id
 
 
+@dataclass(frozen=True, slots=True)
+class MenuCommand:
+    """A chat command as a platform's command menu offers it (Telegram's command list, Slack's
+    usage hint), from its declaration (bot/conversation/commands.py): its name without the
+    slash, what follows it ("REF NOTE", or empty), one line on what it does, and whether members
+    may use it (else it is for staff)."""
+
+    name: str
+    args: str
+    summary: str
+    for_members: bool
+
+
 class Band(StrEnum):
     """What the FAQ matcher made of a question: an answer, suggestions, or nothing it knows."""
 

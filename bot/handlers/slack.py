@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 
 from bot.conversation.dispatcher import Dispatcher
 from bot.core.ports import RetryLater, SendResult, Sent, Unreachable
-from bot.core.types import IncomingMessage, Reply
+from bot.core.types import IncomingMessage, MenuCommand, Reply
 from bot.handlers import slack_render as render
 from bot.handlers import slack_text
 from bot.handlers.throttle import Throttle
@@ -60,6 +60,13 @@ PROFILE_CACHE = 1024
 SIGNATURE_MAX_AGE_S = 5 * 60  # what Bolt accepts
 
 QueueReply = Callable[[str, Reply, str], Awaitable[None]]
+
+
+def usage_hint(menu: Iterable[MenuCommand]) -> str:
+    """The usage hint of the /hotline slash command (set in the app's configuration; the
+    README's Slack steps quote it): the declared commands offered on Slack that members may
+    use, as typed after /hotline. Staff find theirs with /hotline help."""
+    return " | ".join(f"{c.name} {c.args}".strip() for c in menu if c.for_members)
 
 
 def outcome_of(exc: Exception) -> SendResult:

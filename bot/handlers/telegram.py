@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dtm
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -32,7 +32,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from bot.conversation.dispatcher import Dispatcher
 from bot.core.errors import ConfigError
 from bot.core.ports import RetryLater, SendResult, Sent, Unreachable
-from bot.core.types import IncomingMessage, Reply
+from bot.core.types import IncomingMessage, MenuCommand, Reply
 from bot.handlers import telegram_render as render
 from bot.handlers.telegram_http import AiohttpRequest
 from bot.handlers.throttle import Throttle
@@ -44,22 +44,15 @@ EDITED = (
     "I only read new messages, so I haven't acted on that edit. Please send it again as a new "
     "message."
 )
-COMMANDS = (
-    ("start", "Link your account or see what I can do"),
-    ("help", "What I can do"),
-    ("emergency", "Alert the duty officer now"),
-    ("human", "Pass a question to a person"),
-    ("subscribe", "Get the weekly keep-in-touch digest"),
-    ("unsubscribe", "Stop the weekly digest"),
-    ("oncall", "Staff: who is on duty now"),
-    ("open", "Staff: open hotline requests"),
-    ("ack", "Staff: acknowledge a request"),
-    ("resolve", "Staff: resolve a request with a note"),
-    ("note", "Staff: add a note to a request"),
-)
 
 # Reply failures the channel cannot repair in place are handed back to be queued and retried.
 QueueReply = Callable[[str, Reply, str], Awaitable[None]]
+
+
+def bot_commands(menu: Iterable[MenuCommand]) -> list[BotCommand]:
+    """The command menu (setMyCommands) of the declared commands offered on Telegram, staff
+    ones marked as such: every user sees one menu."""
+    return [BotCommand(command.name, command.summary) for command in menu]
 
 
 def _seconds(value: float | dtm.timedelta) -> float:
@@ -151,9 +144,7 @@ class TelegramChannel:
 
     async def register_commands(self) -> None:
         try:
-            await self.application.bot.set_my_commands(
-                [BotCommand(name, text) for name, text in COMMANDS]
-            )
+            await self.application.bot.set_my_commands(bot_commands(self.dispatcher.menu(CHANNEL)))
         except TelegramError as exc:  # the bot still works; the menu just lacks entries
             log.warning("setMyCommands failed: %s", type(exc).__name__)
 

@@ -7,14 +7,14 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.conversation.context import Context, Deps
-from bot.conversation.digest_commands import MEMBER_COMMANDS, STAFF_COMMANDS
+from bot.conversation.digest_commands import STAFF, SUBSCRIPTION
 from bot.core.types import IncomingMessage, Reply
 from bot.store.models import ContentItem, ContentKind, Person, Role
 from tests.digest.conftest import LONDON, Digests, member
 
 
 async def say(d: Digests, deps: Deps, person: Person, command: str, rest: str = "") -> str:
-    handler = {**MEMBER_COMMANDS, **STAFF_COMMANDS}[command]
+    handler = {c.name: c.run for c in (*SUBSCRIPTION, *STAFF)}[command]
     async with d.db.session() as session:
         row = await session.get(Person, person.id)
         assert row is not None

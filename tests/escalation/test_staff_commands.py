@@ -3,6 +3,7 @@
 from sqlalchemy import select
 
 from bot.conversation import digest_commands, staff
+from bot.conversation.chat_command import FOR_STAFF
 from bot.core import texts
 from bot.store.models import HotlineRequest
 from tests.escalation.conftest import PHONE, Partnership
@@ -14,11 +15,25 @@ async def test_staff_help_lists_every_staff_command_and_members_keep_theirs(
     help_text = (await p.say(p.primary, "/help")).text
     lines = help_text.splitlines()
     for command in (*staff.STAFF, *digest_commands.STAFF):
-        assert f"{command.usage}: {command.does}" in lines
+        assert command.who == FOR_STAFF
+        assert f"{command.usage}: {command.help}" in lines
     names = {line.split(":", 1)[0].split()[0] for line in lines if line.startswith("/")}
-    assert set(staff.COMMANDS) | set(digest_commands.STAFF_COMMANDS) <= names
+    assert {c.name for c in (*staff.STAFF, *digest_commands.STAFF)} <= names
+    assert {"/human", "/subscribe", "/unsubscribe", "/help"} <= names  # the members' ones too
+    assert "/emergency" not in names  # for members only
     assert "/ack REF" in help_text and "/event DATE | TITLE | TEXT" in help_text
-    assert (await p.say(p.member, "/help")).text == texts.HELP.format(phone=PHONE)
+
+    member_help = (await p.say(p.member, "/help")).text
+    intro, *member_lines, danger = member_help.splitlines()
+    assert intro == texts.HELP.splitlines()[0]
+    assert danger == texts.HELP.format(commands="", phone=PHONE).splitlines()[-1]
+    assert [line.split(":", 1)[0] for line in member_lines] == [
+        "/emergency WHAT HAPPENED",
+        "/human",
+        "/subscribe",
+        "/unsubscribe",
+        "/help",
+    ]
 
 
 async def test_a_command_without_its_reference_says_how_to_use_it(p: Partnership) -> None:

@@ -27,7 +27,10 @@ also takes JSON bodies and query strings, and decodes every value except free te
 
 Like Telegram, and worth a test in the adapter: editing a message to the same text and markup
 answers 400 "Bad Request: message is not modified: ..."; getUpdates answers 409 while a webhook
-is set; sendMessage with empty text answers 400 "Bad Request: message text is empty". Messages
+is set; sendMessage with empty text answers 400 "Bad Request: message text is empty";
+setMyCommands with a command Telegram does not accept (1-32 lower-case letters, digits or
+underscores; a description of 1-256 characters; at most 100 commands) answers 400 "Bad Request:
+BOT_COMMAND_INVALID" and keeps the menu it had. Messages
 the fake never sent may be edited freely (tests build callback updates for arbitrary ids).
 
 How PTB 22.8 maps the answers (telegram/request/_baserequest.py): 429 -> RetryAfter (from
@@ -46,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable
@@ -89,6 +93,10 @@ _WEBHOOK_CONFLICT = (
     "use deleteWebhook to delete the webhook first"
 )
 _POLL_CAP_S = 2.0  # long polls wait at most this long, whatever `timeout` asks for
+# setMyCommands: what Telegram accepts of a BotCommand, and how many of them
+_COMMAND = re.compile(r"[a-z0-9_]{1,32}")
+_MAX_DESCRIPTION = 256
+_MAX_COMMANDS = 100
 
 
 class _ApiError(Exception):
@@ -353,7 +361,16 @@ class FakeTelegram(FakeServer):
             message["reply_markup"] = markup
 
     async def _set_my_commands(self, params: Params) -> bool:
-        self.commands = list(params.get("commands") or [])
+        commands = list(params.get("commands") or [])
+        valid = len(commands) <= _MAX_COMMANDS and all(
+            isinstance(c, dict)
+            and _COMMAND.fullmatch(str(c.get("command", "")))
+            and 1 <= len(str(c.get("description", ""))) <= _MAX_DESCRIPTION
+            for c in commands
+        )
+        if not valid:
+            raise _ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        self.commands = commands
         return True
 
     async def _get_my_commands(self, params: Params) -> list[dict[str, Any]]:

@@ -241,6 +241,10 @@ async def test_edits_commands_webhook_and_more(tg: FakeTelegram, bot: Bot) -> No
 
     await bot.set_my_commands([("help", "What I can do"), ("human", "Ask a person")])
     assert [c.command for c in await bot.get_my_commands()] == ["help", "human"]
+    for refused in (("Help", "Upper case"), ("x" * 33, "Too long a name"), ("ok", "d" * 257)):
+        with pytest.raises(BadRequest, match=r"(?i)bot_command_invalid"):
+            await bot.set_my_commands([("ok", "Fine"), refused])
+    assert [c.command for c in await bot.get_my_commands()] == ["help", "human"]  # kept
 
     await bot.set_webhook("https://bot.example.org/telegram", secret_token="s3cret")
     assert tg.webhook["secret_token"] == "s3cret"

@@ -8,12 +8,15 @@ import json
 import logging
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.handlers.slack import ANSWERED_IN_DM
+from bot.conversation.chat_command import Audience
+from bot.conversation.commands import COMMANDS, menu
+from bot.handlers.slack import ANSWERED_IN_DM, CHANNEL, usage_hint
 from bot.store.models import HotlineRequest, Identity, OutboundMessage, OutboxStatus, QuestionLog
 from tests.factories import make_person
 from tests.handlers.conftest import STAFF_CHANNEL, Stack
@@ -29,6 +32,16 @@ from tests.handlers.payloads import (
 )
 
 HOSTILE = "<!channel> <b>help</b> & <https://evil.example|click> *now*"
+
+
+def test_the_usage_hint_the_readme_gives_is_the_declared_members_commands() -> None:
+    hint = usage_hint(menu(CHANNEL))
+    declared = [c for c in COMMANDS if "slack" in c.menus and Audience.MEMBER in c.who]
+    assert hint.split(" | ") == [c.usage.removeprefix("/") for c in declared]
+    assert "link CODE" in hint.split(" | ") and "oncall" not in hint
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"usage hint\s+`([^`]+)`", readme)
+    assert found is not None and found.group(1) == hint
 
 
 def escaped(typed: str) -> str:
