@@ -29,9 +29,9 @@ from bot.conversation.context import Deps
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
 from bot.core.ports import SendResult, Sent
 from bot.core.types import IncomingMessage, Reply
+from bot.escalation.cues_file import load_detector
 from bot.escalation.policy import EscalationConfig
-from bot.escalation.rota import parse_rota_text
-from bot.escalation.urgency import load_detector
+from bot.escalation.rota_file import parse_rota_text
 from bot.knowledge import load_knowledge_base
 from bot.knowledge.language import load_lexicon
 from bot.store import Database, upgrade

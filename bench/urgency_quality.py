@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.escalation.categories import CATEGORIES
+from bot.escalation.cues_file import load_detector
 from bot.escalation.learned import (
     DEFAULT_LEARNED,
     LearnedPolicy,
@@ -51,7 +52,6 @@ from bot.escalation.urgency import (
     DEFAULT_POLICY,
     Urgency,
     UrgencyReader,
-    load_detector,
 )
 from bot.knowledge.embedding import Embedder, Vectors, load_embedder
 from bot.knowledge.language import Lexicon, load_lexicon

@@ -11,7 +11,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory import link_identity
-from bot.escalation.rota import parse_rota_text
+from bot.escalation.rota_file import parse_rota_text
 from bot.knowledge import FaqEntry
 from bot.store import Database
 from bot.store.models import (

@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
+from bot.core.datafile import BadYaml, Problems, parse_yaml, read_text
 from bot.core.errors import DataError
-from bot.core.yaml_lines import item_lines
 from bot.digest.audience import PHASES, ROLES, Audience, check_values
 from bot.store.models import ContentKind
 
@@ -85,15 +83,6 @@ class ContentRecord:
         return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 
-class _Problems:
-    def __init__(self, where: str) -> None:
-        self.where = where
-        self.lines: list[str] = []
-
-    def add(self, field: str, what: str) -> None:
-        self.lines.append(f"{self.where}: {field}: {what}")
-
-
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -120,42 +109,44 @@ def parse_when(value: Any, tz: ZoneInfo) -> tuple[datetime, bool] | None:
 
 
 def _when(
-    raw: dict[str, Any], field: str, tz: ZoneInfo, out: _Problems, required: bool = False
+    raw: dict[str, Any], field: str, tz: ZoneInfo, out: Problems, required: bool = False
 ) -> tuple[datetime, bool] | None:
     value = raw.get(field)
     if value is None or value == "":
         if required:
-            out.add(field, "missing (a date like 2026-12-03, or 2026-12-03 16:00)")
+            out.add("missing (a date like 2026-12-03, or 2026-12-03 16:00)", field=field)
         return None
     when = parse_when(value, tz)
     if when is None:
-        out.add(field, f"{str(value)[:40]!r} is not a date like 2026-12-03 or 2026-12-03 16:00")
+        out.add(
+            f"{str(value)[:40]!r} is not a date like 2026-12-03 or 2026-12-03 16:00", field=field
+        )
     return when
 
 
-def _audience(value: Any, out: _Problems) -> Audience:
+def _audience(value: Any, out: Problems) -> Audience:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("all", "")):
         return Audience()
     if not isinstance(value, dict):
-        out.add("audience", "use `all` or a mapping with `phases:` and / or `roles:`")
+        out.add("use `all` or a mapping with `phases:` and / or `roles:`", field="audience")
         return Audience()
     for key in sorted(set(value) - {"phases", "roles"}, key=str):
-        out.add(f"audience.{key}", "unknown (use phases and roles)")
+        out.add("unknown (use phases and roles)", field=f"audience.{key}")
     lists: dict[str, tuple[str, ...]] = {}
     for key, allowed in (("phases", PHASES), ("roles", ROLES)):
         items = value.get(key) or []
         if isinstance(items, str):
             items = [items]
         if not isinstance(items, list):
-            out.add(f"audience.{key}", "expected a list")
+            out.add("expected a list", field=f"audience.{key}")
             items = []
         spaces = r"[\s_-]+" if key == "roles" else r"\s+"  # "business-manager" is a role too
         cleaned = tuple(dict.fromkeys(re.sub(spaces, " ", str(v)).strip().lower() for v in items))
         bad = check_values(cleaned, allowed)
         if bad:
             out.add(
-                f"audience.{key}",
                 f"unknown {', '.join(repr(b) for b in bad)} (one of {', '.join(allowed)})",
+                field=f"audience.{key}",
             )
         lists[key] = tuple(v for v in cleaned if v not in bad)
     return Audience(lists["phases"], lists["roles"])
@@ -165,36 +156,38 @@ def build_record(
     kind: ContentKind, raw: dict[str, Any], tz: ZoneInfo, where: str
 ) -> tuple[ContentRecord | None, list[str]]:
     """Validate one item; `where` prefixes every problem (e.g. "news.yaml:4: item 1 (x)")."""
-    out = _Problems(where)
+    out = Problems(where)
     known = NEWS_FIELDS if kind is ContentKind.NEWS else EVENT_FIELDS
     for key in sorted(set(raw) - known - {"audience"}, key=str):
-        out.add(str(key), f"unknown field (expected {', '.join(sorted(known | {'audience'}))})")
+        out.add(
+            f"unknown field (expected {', '.join(sorted(known | {'audience'}))})", field=str(key)
+        )
     slug = _text(raw.get("id"))
     if not slug:
-        out.add("id", "missing (a stable id such as autumn-conference-2026)")
+        out.add("missing (a stable id such as autumn-conference-2026)", field="id")
     elif not SLUG.match(slug):
-        out.add("id", f"{slug[:40]!r}: use lower-case letters, digits and -, at most 80")
+        out.add(f"{slug[:40]!r}: use lower-case letters, digits and -, at most 80", field="id")
     title = _text(raw.get("title"))
     if not title:
-        out.add("title", "missing")
+        out.add("missing", field="title")
     elif len(title) > MAX_TITLE:
-        out.add("title", f"too long ({len(title)} characters, at most {MAX_TITLE})")
+        out.add(f"too long ({len(title)} characters, at most {MAX_TITLE})", field="title")
     body = _text(raw.get("text")) or ""
     if kind is ContentKind.NEWS and not body:
-        out.add("text", "missing")
+        out.add("missing", field="text")
     elif len(body) > MAX_TEXT:
-        out.add("text", f"too long ({len(body)} characters, at most {MAX_TEXT})")
+        out.add(f"too long ({len(body)} characters, at most {MAX_TEXT})", field="text")
     link = _text(raw.get("link"))
     if link and not URL.match(link):
-        out.add("link", f"{link[:60]!r} is not an http(s) address")
+        out.add(f"{link[:60]!r} is not an http(s) address", field="link")
     label = _text(raw.get("link_label"))
     if label and len(label) > MAX_LABEL:
-        out.add("link_label", f"too long (at most {MAX_LABEL} characters)")
+        out.add(f"too long (at most {MAX_LABEL} characters)", field="link_label")
     if label and not link:
-        out.add("link_label", "given without a link")
+        out.add("given without a link", field="link_label")
     location = _text(raw.get("location"))
     if location and len(location) > MAX_LOCATION:
-        out.add("location", f"too long (at most {MAX_LOCATION} characters)")
+        out.add(f"too long (at most {MAX_LOCATION} characters)", field="location")
     audience = _audience(raw.get("audience"), out)
 
     when = _when(raw, "date", tz, out, required=True)
@@ -209,13 +202,13 @@ def build_record(
         end = _when(raw, "end", tz, out)
         ends_at = end[0] if end else None
         if starts_at and ends_at and ends_at < starts_at:
-            out.add("end", "before the event's date")
+            out.add("before the event's date", field="end")
         start_publish = _when(raw, "publish_from", tz, out)
         publish_from = start_publish[0] if start_publish else None
     if until and publish_from and until[0] <= publish_from:
-        out.add("publish_until", "not after the start of the publish window")
-    if out.lines or not slug or not title:
-        return None, out.lines
+        out.add("not after the start of the publish window", field="publish_until")
+    if out or not slug or not title:
+        return None, out.messages
     return (
         ContentRecord(
             kind=kind,
@@ -246,55 +239,44 @@ def parse_text(
 ) -> tuple[list[ContentRecord], list[str]]:
     section = SECTION[kind]
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{filename}:{mark.line + 1}" if mark else filename
-        return [], [f"{where}: bad YAML: {exc.problem or exc}"]
+        document = parse_yaml(text, filename)
+    except BadYaml as exc:
+        return [], exc.problems
+    data = document.data
+    out = Problems(filename)
     other = SECTION[ContentKind.EVENT if kind is ContentKind.NEWS else ContentKind.NEWS]
     if isinstance(data, dict) and section not in data and other in data:
-        return [], [f"{filename}: this is an {other} file (`{other}:`); expected `{section}:`"]
+        out.add(f"this is an {other} file (`{other}:`); expected `{section}:`")
+        return [], out.messages
     if not isinstance(data, dict) or not isinstance(data.get(section), list):
-        return [], [f"{filename}: expected a mapping with a `{section}:` list"]
-    problems = [
-        f"{filename}: unknown section {key!r} (expected {section})"
-        for key in sorted(set(data) - {section}, key=str)
-    ]
-    lines = item_lines(root, section)
+        out.add(f"expected a mapping with a `{section}:` list")
+        return [], out.messages
+    for key in sorted(set(data) - {section}, key=str):
+        out.add(f"unknown section {key!r} (expected {section})")
     records: list[ContentRecord] = []
     seen: dict[str, int] = {}
     for n, item in enumerate(data[section], start=1):
-        line = lines[n - 1] if n - 1 < len(lines) else None
-        at = f"{filename}:{line}" if line else filename
+        line = document.lines.get((section, n - 1))
         if not isinstance(item, dict):
-            problems.append(f"{at}: item {n}: expected a mapping with id, title, ...")
+            out.add(f"item {n}: expected a mapping with id, title, ...", line)
             continue
-        record, found = build_record(kind, item, tz, f"{at}: {_label(n, item)}")
-        problems.extend(found)
+        record, found = build_record(kind, item, tz, f"{out.where(line)}: {_label(n, item)}")
+        out.extend(found)
         if record is None:
             continue
         if record.slug in seen:
-            problems.append(
-                f"{at}: {_label(n, item)}: id: duplicate (also item {seen[record.slug]})"
-            )
+            out.add(f"duplicate (also item {seen[record.slug]})", line, f"{_label(n, item)}: id")
             continue
         seen[record.slug] = n
         records.append(record)
-    return records, problems
+    return records, out.messages
 
 
 def parse_file(path: Path, kind: ContentKind, tz: ZoneInfo) -> list[ContentRecord]:
     """Read and validate a news or events file; raise DataError with every problem found."""
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise DataError([f"{path.name}: expected a .yaml or .yml file"])
-    try:
-        text = path.read_text("utf-8-sig")
-    except FileNotFoundError:
-        raise DataError([f"{path}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError([f"{path}: cannot read: {exc}"]) from None
-    records, problems = parse_text(text, kind, tz, path.name)
+    records, problems = parse_text(read_text(path), kind, tz, path.name)
     if problems:
         raise DataError(problems)
     return records

@@ -6,17 +6,13 @@ refuse the whole file rather than half-apply it.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot.core.datafile import Document, Problems, parse_yaml, read_csv, read_text
 from bot.core.errors import DataError
-from bot.core.yaml_lines import item_lines
 from bot.store.models import Role
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -73,51 +69,41 @@ def valid_working_hours(value: str) -> bool:
     return True
 
 
-class _Collector:
-    def __init__(self, filename: str) -> None:
-        self.filename = filename
-        self.problems: list[str] = []
-
-    def add(self, line: int | None, what: str) -> None:
-        where = f"{self.filename}:{line}" if line else self.filename
-        self.problems.append(f"{where}: {what}")
-
-
-def _school(row: dict[str, Any], line: int | None, out: _Collector) -> SchoolRecord | None:
+def _school(row: dict[str, Any], line: int | None, out: Problems) -> SchoolRecord | None:
     code, name, phase = _text(row.get("code")), _text(row.get("name")), _text(row.get("phase"))
     ok = True
     if not code or not CODE.match(code):
-        out.add(line, f"school: code: {'missing' if not code else 'use letters, digits, - and _'}")
+        out.add(f"school: code: {'missing' if not code else 'use letters, digits, - and _'}", line)
         ok = False
     if not name:
-        out.add(line, f"school {code or '?'}: name: missing")
+        out.add(f"school {code or '?'}: name: missing", line)
         ok = False
     if phase and phase.lower() not in PHASES:
-        out.add(line, f"school {code}: phase: unknown phase {phase!r} (one of {', '.join(PHASES)})")
+        out.add(f"school {code}: phase: unknown phase {phase!r} (one of {', '.join(PHASES)})", line)
         ok = False
     return (
         SchoolRecord(code, name, phase.lower() if phase else None) if ok and code and name else None
     )
 
 
-def _person(row: dict[str, Any], line: int | None, out: _Collector) -> PersonRecord | None:
+def _person(row: dict[str, Any], line: int | None, out: Problems) -> PersonRecord | None:
     email = (_text(row.get("email")) or "").lower()
     name, role = _text(row.get("name")), (_text(row.get("role")) or "").lower()
     hours = _text(row.get("working_hours"))
     label = f"person {email}" if email else "person"
     ok = True
     if not EMAIL.match(email):
-        out.add(line, f"{label}: email: {'missing' if not email else 'not an email address'}")
+        out.add(f"{label}: email: {'missing' if not email else 'not an email address'}", line)
         ok = False
     if not name:
-        out.add(line, f"{label}: name: missing")
+        out.add(f"{label}: name: missing", line)
         ok = False
     if role not in {r.value for r in Role}:
         problem = f"{role!r} is not member, staff or admin" if role else "missing"
-        out.add(line, f"{label}: role: {problem}")
+        out.add(f"{label}: role: {problem}", line)
         ok = False
     if hours and not valid_working_hours(hours):
-        out.add(line, f"{label}: working_hours: {hours!r} is not like 'Mon-Fri 08:00-17:00'")
+        out.add(f"{label}: working_hours: {hours!r} is not like 'Mon-Fri 08:00-17:00'", line)
         ok = False
     if not ok or not name:
         return None
@@ -132,60 +118,53 @@ def _person(row: dict[str, Any], line: int | None, out: _Collector) -> PersonRec
     )
 
 
-def _check_duplicates(directory: Directory, lines: dict[str, int | None], out: _Collector) -> None:
+def _check_duplicates(directory: Directory, lines: dict[str, int | None], out: Problems) -> None:
     codes: set[str] = set()
     for s in directory.schools:
         if s.code.lower() in codes:
-            out.add(lines.get(f"school:{s.code}"), f"school {s.code}: code: duplicate")
+            out.add(f"school {s.code}: code: duplicate", lines.get(f"school:{s.code}"))
         codes.add(s.code.lower())
     emails: set[str] = set()
     for p in directory.people:
         if p.email in emails:
-            out.add(lines.get(f"person:{p.email}"), f"person {p.email}: email: duplicate")
+            out.add(f"person {p.email}: email: duplicate", lines.get(f"person:{p.email}"))
         emails.add(p.email)
 
 
 def _rows(
-    data: dict[str, Any], root: yaml.Node | None, section: str, out: _Collector
+    data: dict[Any, Any], document: Document, section: str, out: Problems
 ) -> list[tuple[int | None, dict[str, Any]]]:
     items = data.get(section) or []
     if not isinstance(items, list):
-        out.add(None, f"{section}: expected a list")
+        out.add(f"{section}: expected a list")
         return []
-    lines = item_lines(root, section)
     rows: list[tuple[int | None, dict[str, Any]]] = []
     for n, item in enumerate(items):
-        line = lines[n] if n < len(lines) else None
+        line = document.lines.get((section, n))
         if isinstance(item, dict):
             rows.append((line, item))
         else:
-            out.add(line, f"{section}: item {n + 1}: expected a mapping")
+            out.add(f"{section}: item {n + 1}: expected a mapping", line)
     return rows
 
 
-def _parse_yaml(text: str, out: _Collector) -> tuple[Directory, dict[str, int | None]]:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        out.add(mark.line + 1 if mark else None, f"bad YAML: {exc.problem or exc}")
-        return Directory((), ()), {}
+def _parse_yaml(text: str, out: Problems) -> tuple[Directory, dict[str, int | None]]:
+    document = parse_yaml(text, out.source)
+    data = document.data
     if not isinstance(data, dict):
-        out.add(None, "expected a mapping with `schools:` and `people:` lists")
+        out.add("expected a mapping with `schools:` and `people:` lists")
         return Directory((), ()), {}
     for key in sorted(set(data) - {"schools", "people"}, key=str):
-        out.add(None, f"unknown section {key!r} (expected schools and people)")
+        out.add(f"unknown section {key!r} (expected schools and people)")
     lines: dict[str, int | None] = {}
     schools: list[SchoolRecord] = []
-    for line, row in _rows(data, root, "schools", out):
+    for line, row in _rows(data, document, "schools", out):
         school = _school(row, line, out)
         if school is not None:
             schools.append(school)
-            lines.setdefault(f"school:{school.code}", line)
             lines[f"school:{school.code}"] = line
     people: list[PersonRecord] = []
-    for line, row in _rows(data, root, "people", out):
+    for line, row in _rows(data, document, "people", out):
         person = _person(row, line, out)
         if person is not None:
             people.append(person)
@@ -193,26 +172,26 @@ def _parse_yaml(text: str, out: _Collector) -> tuple[Directory, dict[str, int | 
     return Directory(tuple(schools), tuple(people)), lines
 
 
-def _parse_csv(text: str, out: _Collector) -> tuple[Directory, dict[str, int | None]]:
+def _parse_csv(text: str, out: Problems) -> tuple[Directory, dict[str, int | None]]:
     """One person a row; `school`, `school_name` and `phase` columns also define the school."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    written, rows = read_csv(text, out.source)
+    header = [h.strip().lower() for h in written]
     missing = [c for c in PERSON_COLUMNS if c not in header]
     if missing:
-        out.add(1, f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
+        out.add(f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}", 1)
         return Directory((), ()), {}
     unknown = [c for c in header if c not in PERSON_COLUMNS + OPTIONAL_PERSON_COLUMNS]
     if unknown:
-        out.add(1, f"unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
-    reader.fieldnames = header
+        out.add(f"unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}", 1)
     lines: dict[str, int | None] = {}
     schools: dict[str, SchoolRecord] = {}
     people: list[PersonRecord] = []
-    for row in reader:
-        line = reader.line_num
-        if None in row:
-            out.add(line, "more values than columns")
+    for csv_row in rows:
+        line = csv_row.line
+        if csv_row.overflows(header):
+            out.add("more values than columns", line)
             continue
+        row = csv_row.fields(header)
         person = _person(row, line, out)
         code = _text(row.get("school"))
         if code and (_text(row.get("school_name")) or _text(row.get("phase"))):
@@ -222,7 +201,7 @@ def _parse_csv(text: str, out: _Collector) -> tuple[Directory, dict[str, int | N
             if school is not None:
                 known = schools.setdefault(code, school)
                 if known != school:
-                    out.add(line, f"school {code}: differs from an earlier row")
+                    out.add(f"school {code}: differs from an earlier row", line)
         if person is not None:
             people.append(person)
             lines[f"person:{person.email}"] = line
@@ -231,21 +210,15 @@ def _parse_csv(text: str, out: _Collector) -> tuple[Directory, dict[str, int | N
 
 def parse_directory(path: Path) -> Directory:
     """Read and validate a directory file; raise DataError with every problem found."""
-    out = _Collector(path.name)
+    out = Problems(path.name)
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".csv"):
         raise DataError([f"{path.name}: expected a .yaml, .yml or .csv file"])
-    try:
-        text = path.read_text("utf-8-sig")
-    except FileNotFoundError:
-        raise DataError([f"{path}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError([f"{path}: cannot read: {exc}"]) from None
+    text = read_text(path)
     if suffix == ".csv":
         directory, lines = _parse_csv(text, out)
     else:
         directory, lines = _parse_yaml(text, out)
     _check_duplicates(directory, lines, out)
-    if out.problems:
-        raise DataError(out.problems)
+    out.raise_any()
     return directory

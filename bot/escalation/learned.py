@@ -38,8 +38,9 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from bot.core.errors import DataError
+from bot.core.datafile import decode, read_bytes
 from bot.escalation.categories import CATEGORIES
+from bot.escalation.cues_file import cues_path, load_detector
 from bot.escalation.logistic import (
     STEPS,
     Labels,
@@ -62,8 +63,6 @@ from bot.escalation.urgency import (
     UrgencyCategory,
     UrgencyDetector,
     UrgencyReader,
-    cues_path,
-    load_detector,
 )
 from bot.knowledge.embedding import Embedder, Vectors, cached_embed
 from bot.knowledge.language import Lexicon, analyse, words
@@ -261,21 +260,14 @@ def load_learned(
     """Train on `data_dir`'s training set (or the bundled one), or read the weights cached in
     `cache_dir` for exactly these inputs. `cues` is the detector loaded from `data_dir`."""
     path = training_path(data_dir)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError([f"{path.name}: unreadable: {exc}"]) from None
+    raw = read_bytes(path)  # the bytes are part of the cache key
     cached = None
     if cache_dir is not None:
         cached = cache_dir / f"{CACHE_PREFIX}{cache_key(raw, data_dir, embedder, policy)}.npz"
         model = read_model(cached, cues, embedder.dim)
         if model is not None:
             return LearnedUrgency(cues, embedder, model, policy)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError([f"{path.name}: unreadable: {exc}"]) from None
-    training = parse_training_set(text, path.name)
+    training = parse_training_set(decode(raw, path), path.name)
     vectors = embed_cached(embedder, [t.strip() for t in training.texts], cache_dir)
     readings = [cues.detect(t) for t in training.texts]
     model = train(training, vectors, readings, cues.lexicon, policy)

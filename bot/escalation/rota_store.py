@@ -12,7 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from bot.core.errors import DataError, UserFacingError
 from bot.directory.identities import person_by_email
-from bot.escalation.rota import Duty, Override, Rota, duty_at, named_people, parse_rota
+from bot.escalation.rota import Duty, Override, Rota, duty_at, named_people
+from bot.escalation.rota_file import parse_rota
 from bot.store.db import Database
 from bot.store.models import Identity, Person, RotaOverride, RotaVersion
 

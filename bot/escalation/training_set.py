@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.core.datafile import Problems, compose, node_line, read_text
 from bot.core.errors import DataError
 from bot.escalation.categories import CATEGORIES
 from bot.knowledge.loader import BUNDLED_DATA_DIR
@@ -22,8 +23,6 @@ LABELS: tuple[str, ...] = (*CATEGORIES, NOT_URGENT)
 MIN_PER_LABEL = 3
 MAX_TEXT_CHARS = 1000
 _STRING = "tag:yaml.org,2002:str"
-# libyaml when PyYAML was built with it: composing is then about ten times faster.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -40,54 +39,49 @@ def training_path(data_dir: Path) -> Path:
 
 def parse_training_set(text: str, name: str = TRAINING_FILE) -> TrainingSet:
     """Validate the file's text; raises DataError with one `name:line: problem` per fault."""
-    try:
-        root = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{name}:{mark.line + 1}" if mark else name
-        raise DataError([f"{where}: bad YAML: {exc.problem or exc}"]) from None
-    except yaml.YAMLError as exc:
-        raise DataError([f"{name}: bad YAML: {exc}"]) from None
+    # The nodes themselves: a label given twice must be seen, and a message must be a string
+    # as written (42 or yes is a typo, '42' is a message).
+    root = compose(text, name, fast=True)
+    out = Problems(name)
     if not isinstance(root, yaml.MappingNode):
-        line = root.start_mark.line + 1 if root is not None else 1
-        raise DataError(
-            [f"{name}:{line}: expected a mapping from labels ({NOT_URGENT} or a category slug)"]
+        out.add(
+            f"expected a mapping from labels ({NOT_URGENT} or a category slug)",
+            node_line(root) if root is not None else 1,
         )
-    problems: list[str] = []
+        raise DataError(out.messages)
     texts: list[str] = []
     labels: list[str] = []
     counts = dict.fromkeys(LABELS, 0)
     label_lines: dict[str, int] = {}
     seen: dict[str, int] = {}
     for key_node, value_node in root.value:
-        at = f"{name}:{key_node.start_mark.line + 1}"
+        at = node_line(key_node)
         label = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
         if label not in counts:
-            problems.append(f"{at}: {label}: not {NOT_URGENT} nor one of {', '.join(CATEGORIES)}")
+            out.add(f"not {NOT_URGENT} nor one of {', '.join(CATEGORIES)}", at, label)
             continue
         if label in label_lines:
-            problems.append(f"{at}: {label}: listed twice (also line {label_lines[label]})")
+            out.add(f"listed twice (also line {label_lines[label]})", at, label)
             continue
-        label_lines[label] = key_node.start_mark.line + 1
+        label_lines[label] = at
         if not isinstance(value_node, yaml.SequenceNode):
-            problems.append(f"{at}: {label}: expected a list of messages")
+            out.add("expected a list of messages", at, label)
             continue
         for item in value_node.value:
-            line = item.start_mark.line + 1
-            where = f"{name}:{line}: {label}"
+            line = node_line(item)
             if not isinstance(item, yaml.ScalarNode) or item.tag != _STRING:
-                problems.append(f"{where}: expected a message as a string (quote it)")
+                out.add("expected a message as a string (quote it)", line, label)
                 continue
             message = str(item.value).strip()
             if not message:
-                problems.append(f"{where}: empty message")
+                out.add("empty message", line, label)
                 continue
             if len(message) > MAX_TEXT_CHARS:
-                problems.append(f"{where}: {len(message)} characters (at most {MAX_TEXT_CHARS})")
+                out.add(f"{len(message)} characters (at most {MAX_TEXT_CHARS})", line, label)
                 continue
             same = " ".join(message.lower().split())
             if same in seen:
-                problems.append(f"{where}: the same message as line {seen[same]}")
+                out.add(f"the same message as line {seen[same]}", line, label)
                 continue
             seen[same] = line
             texts.append(message)
@@ -95,17 +89,10 @@ def parse_training_set(text: str, name: str = TRAINING_FILE) -> TrainingSet:
             counts[label] += 1
     for label, count in counts.items():
         if count < MIN_PER_LABEL:
-            problems.append(
-                f"{name}: {label}: too few messages ({count}; at least {MIN_PER_LABEL})"
-            )
-    if problems:
-        raise DataError(problems)
+            out.add(f"too few messages ({count}; at least {MIN_PER_LABEL})", field=label)
+    out.raise_any()
     return TrainingSet(tuple(texts), tuple(labels))
 
 
 def load_training_set(path: Path) -> TrainingSet:
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError([f"{path.name}: unreadable: {exc}"]) from None
-    return parse_training_set(text, path.name)
+    return parse_training_set(read_text(path), path.name)

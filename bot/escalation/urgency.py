@@ -1,6 +1,6 @@
 """Urgency detection: does a member's message read as an emergency for the duty officer, and which.
 
-Pure after loading. The cue phrases are data (`data/urgency/cues.yaml`) read with
+Pure. The cue phrases are data (`data/urgency/cues.yaml`, read by cues_file.py) compiled with
 the FAQ matcher's own text analysis, so synonyms, abbreviations and stems mean the same thing
 here as there. A missed emergency costs far more than a false alarm, so one clear cue is enough
 and even a topic word counts on its own; what holds false alarms down is language that marks a
@@ -12,35 +12,23 @@ immediacy; the best category wins, and the catch-all only when no specific one h
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple, Protocol
 
-import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.core.errors import DataError
 from bot.escalation.categories import CATEGORIES, FALLBACK
-from bot.knowledge.language import MAX_PHRASE_WORDS, Lexicon, analyse, stem, words
-from bot.knowledge.loader import BUNDLED_DATA_DIR
+from bot.knowledge.language import Lexicon, analyse, stem, words
 
-CUES_FILE = "cues.yaml"
-LITERAL_MARK = "="
-ALTERNATIVE = "/"  # "teacher/ta hit/pushed" is four phrases
-MAX_VARIANTS = 300
 # A 10,000-character paste is still one message; the opening says what it is about.
 MAX_CHARS = 3000
 MAX_WORDS = 300
 MIN_TYPO_LEN = 5
 LONG_WORD = 10  # from here on two slips are forgiven
 MAX_CACHED_FIXES = 4096
-_CATEGORY_FIELDS = frozenset(("guidance", "danger_first", "cues", "context"))
-_TOP_FIELDS = frozenset(("categories", "pressing", "calm", "asking", "not_typos"))
 # "no one has been hurt", "not a 999 call", "police haven't arrived": the cue does not apply.
 # The reach is short, so "not sure if this is a data breach" still is one.
 _NEGATORS = frozenset(("no", "not", "nobody", "noone", "none", "never", "without"))
@@ -123,7 +111,9 @@ CALM = "calm"
 
 
 @dataclass(frozen=True, slots=True)
-class _Phrase:
+class Phrase:
+    """A cue, pressing or calm phrase compiled to the terms a message is searched for."""
+
     kind: str  # a category slug, PRESSING or CALM
     text: str
     terms: tuple[str, ...]
@@ -149,7 +139,7 @@ class UrgencyDetector:
     lexicon: Lexicon  # the synonyms, with no stopwords: they count for windows and idioms
     policy: UrgencyPolicy
     # (literal?, anchor term) -> the phrases to check when a message has that term
-    _index: Mapping[tuple[bool, str], tuple[_Phrase, ...]]
+    _index: Mapping[tuple[bool, str], tuple[Phrase, ...]]
     _vocabulary: frozenset[str]  # cue, synonym, pressing and calm words, and stopwords
     _known: frozenset[str]  # the vocabulary and not_typos: never mended
     _asking: frozenset[str]
@@ -157,12 +147,12 @@ class UrgencyDetector:
     _fixes: dict[str, str] = field(default_factory=dict)
 
     def detect(self, text: str) -> Urgency:
-        raw = [self._fix(w) for w in _casual(words(text[:MAX_CHARS])[:MAX_WORDS])]
+        raw = [self._fix(w) for w in casual(words(text[:MAX_CHARS])[:MAX_WORDS])]
         if not raw:
             return Urgency(urgent=False, category=None, score=0.0, cue=None)
         tokens = _Tokens(raw, analyse(raw, self.lexicon))
         p = self.policy
-        hits: dict[str, list[tuple[float, _Phrase]]] = defaultdict(list)
+        hits: dict[str, list[tuple[float, Phrase]]] = defaultdict(list)
         for key in tokens.lookups():
             for phrase in self._index.get(key, ()):
                 if phrase.kind in (PRESSING, CALM):
@@ -267,9 +257,7 @@ class _Tokens:
     def lookups(self) -> list[tuple[bool, str]]:
         return [(True, w) for w in self._literal] + [(False, t) for t in self._stems]
 
-    def find(
-        self, phrase: _Phrase, slack: int, ordered_slack: int, negators: int = 0
-    ) -> int | None:
+    def find(self, phrase: Phrase, slack: int, ordered_slack: int, negators: int = 0) -> int | None:
         """How many other words the phrase's closest match has between its own, or None when the
         phrase is not in the message (or, when `negators` is a reach, is negated)."""
         literal = phrase.literal
@@ -341,7 +329,8 @@ def _min_ordered_span(lists: Sequence[Sequence[int]]) -> tuple[int, int]:
     return best
 
 
-def _casual(raw: Iterable[str]) -> list[str]:
+def casual(raw: Iterable[str]) -> list[str]:
+    """Words as a phone writes them spelled out: "cant" and "can't" read as "cannot"."""
     out: list[str] = []
     for w in raw:
         if w == "not" and out and out[-1] in ("ca", "can"):
@@ -353,197 +342,3 @@ def _casual(raw: Iterable[str]) -> list[str]:
 
 def _clamp(score: float) -> float:
     return round(min(1.0, max(0.0, score)), 4)
-
-
-def cues_path(data_dir: Path) -> Path:
-    own = data_dir / "urgency" / CUES_FILE
-    return own if own.is_file() else BUNDLED_DATA_DIR / "urgency" / CUES_FILE
-
-
-def load_detector(
-    data_dir: Path, lexicon: Lexicon, policy: UrgencyPolicy = DEFAULT_POLICY
-) -> UrgencyDetector:
-    """Read `data_dir/urgency/cues.yaml`, or the bundled one for a DATA_DIR with only an FAQ."""
-    path = cues_path(data_dir)
-    try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
-    except yaml.YAMLError as exc:
-        raise DataError([f"{CUES_FILE}: bad YAML: {exc}"]) from None
-    if not isinstance(raw, Mapping):
-        raise DataError([f"{CUES_FILE}: expected a mapping with categories, pressing and calm"])
-    return build_detector(raw, lexicon, policy)
-
-
-def build_detector(
-    raw: Mapping[str, object], lexicon: Lexicon, policy: UrgencyPolicy = DEFAULT_POLICY
-) -> UrgencyDetector:
-    """Validate the cue data, reporting every problem at once, one line each."""
-    problems: list[str] = []
-    # Stopwords stay in the message so that "what do i do" can match and windows keep their
-    # length; a cue simply does not name them.
-    plain = dataclasses.replace(lexicon, stopwords=frozenset())
-    for key in sorted(set(raw) - _TOP_FIELDS):
-        problems.append(f"{CUES_FILE}: {key}: unknown field")
-    phrases = [
-        *_phrases(raw.get(PRESSING), PRESSING, PRESSING, plain, 0.0, problems, set()),
-        *_phrases(raw.get(CALM), CALM, CALM, plain, 0.0, problems, set()),
-    ]
-    not_typos = _strings(raw.get("not_typos", []), "not_typos", problems)
-    asking = _strings(raw.get("asking", []), "asking", problems)
-    categories: dict[str, UrgencyCategory] = {}
-    section = raw.get("categories")
-    if not isinstance(section, Mapping):
-        problems.append(f"{CUES_FILE}: categories: expected a mapping of category slugs")
-        section = {}
-    for slug in sorted(set(section) - set(CATEGORIES), key=str):
-        problems.append(f"{CUES_FILE}: category {slug}: not one of {', '.join(CATEGORIES)}")
-    for slug in CATEGORIES:
-        built = _category(slug, section.get(slug), plain, policy, problems)
-        if built is not None:
-            categories[slug] = built[0]
-            phrases.extend(built[1])
-    owners: dict[str, str] = {}
-    for slug, category in categories.items():
-        for entry_id in category.guidance:
-            if owners.setdefault(entry_id, slug) != slug:
-                problems.append(
-                    f"{CUES_FILE}: category {slug}: guidance: {entry_id} is already the guidance "
-                    f"of {owners[entry_id]} (an entry is written for one category)"
-                )
-    if problems:
-        raise DataError(problems)
-    index: dict[tuple[bool, str], list[_Phrase]] = defaultdict(list)
-    for phrase in phrases:
-        index[(phrase.literal, phrase.anchor)].append(phrase)
-    cue_words = {w for text in _all_texts(raw, ()) for w in words(_plain(text))}
-    known = set(cue_words) | lexicon.surface_words | lexicon.stopwords
-    for text in _all_texts(raw, (PRESSING, CALM)):
-        known.update(words(_plain(text)))
-    # Typos are mended into cue words and the synonym list's words ("ransomware" is a cue only
-    # through "cyber"): that is where a miss costs. Every extra target is another ordinary word
-    # that could be bent into something it is not, which is what not_typos is for.
-    targets: dict[tuple[str, int], list[str]] = defaultdict(list)
-    for w in sorted(cue_words | lexicon.surface_words):
-        if len(w) >= MIN_TYPO_LEN - 1 and w.isalpha() and w not in lexicon.stopwords:
-            targets[(w[0], len(w))].append(w)
-    return UrgencyDetector(
-        categories=categories,
-        lexicon=plain,
-        policy=policy,
-        _index={k: tuple(v) for k, v in index.items()},
-        _vocabulary=frozenset(known),
-        _known=frozenset(known | {w.lower() for w in not_typos}),
-        _asking=frozenset(w for text in asking for w in words(text)),
-        _targets={k: tuple(v) for k, v in targets.items()},
-    )
-
-
-def _plain(text: str) -> str:
-    return text.removeprefix(LITERAL_MARK).replace(ALTERNATIVE, " ")
-
-
-def _all_texts(raw: Mapping[str, object], top: tuple[str, ...]) -> list[str]:
-    """Phrases as written, duplicates too ("policies" must stay a known word after it
-    collapses into "policy"): every cue and context phrase, plus the top-level lists in `top`."""
-    lists = [raw.get(key) for key in top]
-    section = raw.get("categories")
-    if isinstance(section, Mapping):
-        for category in section.values():
-            if isinstance(category, Mapping):
-                lists += [category.get("cues"), category.get("context")]
-    return [str(x) for lst in lists if isinstance(lst, list) for x in lst]
-
-
-def _category(
-    slug: str, raw: object, lexicon: Lexicon, policy: UrgencyPolicy, problems: list[str]
-) -> tuple[UrgencyCategory, list[_Phrase]] | None:
-    where = f"category {slug}"
-    if not isinstance(raw, Mapping):
-        problems.append(f"{CUES_FILE}: {where}: missing (expected guidance, danger_first, cues)")
-        return None
-    before = len(problems)
-    for key in sorted(set(raw) - _CATEGORY_FIELDS, key=str):
-        problems.append(f"{CUES_FILE}: {where}: {key}: unknown field")
-    raw_guidance = raw.get("guidance")
-    guidance = [raw_guidance] if isinstance(raw_guidance, str) else raw_guidance
-    if (
-        not isinstance(guidance, list)
-        or not guidance
-        or not all(isinstance(g, str) and g.strip() for g in guidance)
-    ):
-        problems.append(
-            f"{CUES_FILE}: {where}: guidance: expected an FAQ entry id or a list of them"
-        )
-        guidance = []
-    danger_first = raw.get("danger_first", False)
-    if not isinstance(danger_first, bool):
-        problems.append(f"{CUES_FILE}: {where}: danger_first: expected true or false")
-    seen: set[tuple[bool, tuple[str, ...]]] = set()
-    cues = _phrases(raw.get("cues"), slug, f"{where}: cues", lexicon, policy.cue, problems, seen)
-    if not cues and len(problems) == before:
-        problems.append(f"{CUES_FILE}: {where}: cues: expected at least one phrase")
-    context = _phrases(
-        raw.get("context", []), slug, f"{where}: context", lexicon, policy.context, problems, seen
-    )
-    if len(problems) > before:
-        return None
-    category = UrgencyCategory(
-        slug=slug,
-        guidance=tuple(str(g).strip() for g in guidance),
-        danger_first=danger_first is True,
-        cues=tuple(dict.fromkeys(ph.text for ph in cues)),
-        context=tuple(dict.fromkeys(ph.text for ph in context)),
-    )
-    # A longer cue is more specific: "teacher hit" outranks plain "hit" in another category.
-    for i, ph in enumerate(cues):
-        cues[i] = dataclasses.replace(
-            ph, weight=ph.weight + policy.per_extra_word * (len(ph.terms) - 1)
-        )
-    return category, cues + context
-
-
-def _strings(raw: object, where: str, problems: list[str]) -> list[str]:
-    if not isinstance(raw, list) or not all(isinstance(x, str | int) for x in raw):
-        problems.append(f"{CUES_FILE}: {where}: expected a list of phrases")
-        return []
-    return [str(x) for x in raw]
-
-
-def _phrases(
-    raw: object,
-    kind: str,
-    where: str,
-    lexicon: Lexicon,
-    weight: float,
-    problems: list[str],
-    seen: set[tuple[bool, tuple[str, ...]]],
-) -> list[_Phrase]:
-    """Compile phrases to terms; one that reads the same as an earlier one is dropped."""
-    out: list[_Phrase] = []
-    for text in _strings(raw, where, problems):
-        literal = text.startswith(LITERAL_MARK)
-        slots = text.removeprefix(LITERAL_MARK).split()
-        if len(slots) > MAX_PHRASE_WORDS:
-            problems.append(
-                f"{CUES_FILE}: {where}: {text!r} has {len(slots)} words "
-                f"(at most {MAX_PHRASE_WORDS})"
-            )
-            continue
-        variants = list(itertools.product(*(slot.split(ALTERNATIVE) for slot in slots)))
-        if len(variants) > MAX_VARIANTS:
-            problems.append(
-                f"{CUES_FILE}: {where}: {text!r} spells {len(variants)} phrases "
-                f"(at most {MAX_VARIANTS})"
-            )
-            continue
-        for variant in variants:
-            raw_words = _casual(words(" ".join(variant)))
-            terms = tuple(raw_words) if literal else tuple(analyse(raw_words, lexicon))
-            if not terms:
-                problems.append(f"{CUES_FILE}: {where}: {text!r} has no words to match")
-                break
-            if (literal, terms) in seen:
-                continue
-            seen.add((literal, terms))
-            out.append(_Phrase(kind, text, tuple(dict.fromkeys(terms)), literal, weight))
-    return out

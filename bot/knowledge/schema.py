@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot.core.datafile import BadYaml, Problems, Unreadable, parse_yaml, read_text
 from bot.core.errors import DataError
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,49}$")  # fits in a 64-byte button payload
@@ -77,28 +76,36 @@ def _load_categories(path: Path) -> frozenset[str] | None:
 def _load_file(
     path: Path, categories: frozenset[str] | None, problems: list[str]
 ) -> list[FaqEntry]:
+    out = Problems(path.name)
+    entries = _file_entries(path, categories, out)
+    problems.extend(out.messages)
+    return entries
+
+
+def _file_entries(path: Path, categories: frozenset[str] | None, out: Problems) -> list[FaqEntry]:
     try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-        problems.append(f"{path.name}: bad YAML at {where}: {exc.problem or exc}")
+        raw = parse_yaml(read_text(path), path.name).data
+    except BadYaml as exc:
+        if exc.line is None:  # not YAML at all (a control character, say)
+            out.add(f"unreadable file: {exc.detail}")
+        else:
+            out.add(f"bad YAML at line {exc.line}, column {exc.column}: {exc.problem}")
         return []
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        problems.append(f"{path.name}: unreadable file: {exc}")
+    except Unreadable as exc:
+        out.add(f"unreadable file: {exc.detail}")
         return []
     if raw is None:
-        problems.append(f"{path.name}: file is empty")
+        out.add("file is empty")
         return []
     if not isinstance(raw, list):
-        problems.append(f"{path.name}: expected a list of entries, found {type(raw).__name__}")
+        out.add(f"expected a list of entries, found {type(raw).__name__}")
         return []
-    out: list[FaqEntry] = []
+    entries: list[FaqEntry] = []
     for position, item in enumerate(raw, start=1):
-        entry = _parse_entry(path.name, position, item, categories, problems)
+        entry = _parse_entry(path.name, position, item, categories, out)
         if entry is not None:
-            out.append(entry)
-    return out
+            entries.append(entry)
+    return entries
 
 
 def _parse_entry(
@@ -106,19 +113,17 @@ def _parse_entry(
     position: int,
     item: Any,
     categories: frozenset[str] | None,
-    problems: list[str],
+    out: Problems,
 ) -> FaqEntry | None:
     if not isinstance(item, dict):
-        problems.append(
-            f"{filename}: entry #{position}: expected a mapping with id, question, answer"
-        )
+        out.add(f"entry #{position}: expected a mapping with id, question, answer")
         return None
     raw_id = item.get("id")
     label = f"entry {raw_id}" if isinstance(raw_id, str) and raw_id else f"entry #{position}"
-    before = len(problems)
+    before = len(out)
 
     def fault(field: str, message: str) -> None:
-        problems.append(f"{filename}: {label}: {field}: {message}")
+        out.add(message, field=f"{label}: {field}")
 
     texts: dict[str, str] = {}
     for field in REQUIRED_TEXT_FIELDS:
@@ -142,7 +147,7 @@ def _parse_entry(
         lists[field] = _text_list(item.get(field), lambda message, f=field: fault(f, message))
     for field in sorted(set(item) - KNOWN_FIELDS, key=str):
         fault(str(field), "unknown field")
-    if len(problems) > before:
+    if len(out) > before:
         return None
     return FaqEntry(
         id=texts["id"],

@@ -9,8 +9,8 @@ from sqlalchemy import func, select, text
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
 from bot.core import texts
 from bot.core.types import IncomingMessage, Reply
+from bot.escalation.cues_file import load_detector
 from bot.escalation.learned import load_urgency
-from bot.escalation.urgency import load_detector
 from bot.knowledge import KnowledgeBase
 from bot.knowledge.embedding import Embedder, default_model_dir
 from bot.knowledge.language import load_lexicon

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.core import texts
 from bot.core.errors import DataError
 from bot.escalation.chains import DEFAULT_CHAIN
-from bot.escalation.rota import parse_rota, parse_rota_text
+from bot.escalation.rota_file import parse_rota, parse_rota_text
 from bot.store.models import HotlineRequest, Person, Role
 from bot.store.timeline import events_of
 from tests.conftest import DATA, run_hotline

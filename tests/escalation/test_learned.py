@@ -14,6 +14,7 @@ import pytest
 import bot.escalation.learned as learned_module
 from bot.core.errors import DataError
 from bot.escalation.categories import CATEGORIES
+from bot.escalation.cues_file import load_detector
 from bot.escalation.learned import (
     CACHE_PREFIX,
     DEFAULT_LEARNED,
@@ -29,7 +30,7 @@ from bot.escalation.training_set import (
     parse_training_set,
     training_path,
 )
-from bot.escalation.urgency import DEFAULT_POLICY, UrgencyDetector, load_detector
+from bot.escalation.urgency import DEFAULT_POLICY, UrgencyDetector
 from bot.knowledge import Lexicon, load_lexicon
 from bot.knowledge.embedding import Embedder, default_model_dir
 from tests.conftest import DATA, EMBEDDING_CACHE

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.core import texts
 from bot.core.errors import DataError
-from bot.escalation.rota import parse_rota_text
+from bot.escalation.rota_file import parse_rota_text
 from bot.store.models import HotlineRequest, Person, Role
 from bot.store.timeline import events_of
 from tests.escalation.conftest import OOH_PHONE, PHONE, WAKE, Partnership

@@ -15,9 +15,8 @@ from bot.escalation.rota import (
     find_gaps,
     in_hotline_hours,
     next_opening,
-    parse_rota,
-    parse_rota_text,
 )
+from bot.escalation.rota_file import parse_rota, parse_rota_text
 from tests.conftest import DATA
 
 LONDON = ZoneInfo("Europe/London")

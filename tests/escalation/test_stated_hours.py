@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bot.escalation.rota import parse_rota, parse_rota_text
+from bot.escalation.rota_file import parse_rota, parse_rota_text
 from bot.escalation.stated_hours import disagreements, stated_hours
 from bot.knowledge import KnowledgeBase
 from tests.factories import rota_yaml

@@ -13,11 +13,8 @@ import yaml
 
 from bot.core.errors import DataError
 from bot.escalation.categories import CATEGORIES
-from bot.escalation.urgency import (
-    UrgencyDetector,
-    build_detector,
-    load_detector,
-)
+from bot.escalation.cues_file import build_detector, load_detector
+from bot.escalation.urgency import UrgencyDetector
 from bot.knowledge import Lexicon, load_knowledge_base, load_lexicon
 from tests.conftest import DATA
 
