@@ -1,17 +1,20 @@
-"""Wiring: settings -> database, knowledge base, urgency detector, dispatcher and background work,
-shared by every entry point."""
+"""The composition root: settings -> database, knowledge base, urgency detector, platforms,
+background work, dispatcher; one builder (`open_bot`) shared by every entry point and the tests."""
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Collection, Mapping
+import sys
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TextIO
 
 from bot.background import Background
+from bot.channels import Inbound, Platforms, connect, open_platforms
 from bot.config import Settings
 from bot.conversation.context import Deps
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
@@ -19,7 +22,6 @@ from bot.core.ports import Sender
 from bot.digest.faq_changes import sync_knowledge_base
 from bot.digest.runs import DigestConfig
 from bot.digest.schedule import trigger
-from bot.digest.weekly import make_weekly_job
 from bot.escalation.learned import load_urgency
 from bot.escalation.policy import EscalationConfig
 from bot.knowledge import KnowledgeBase, load_knowledge_base
@@ -32,13 +34,17 @@ from bot.teaching.live import LiveKnowledge, live_of
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Runtime:
+@dataclass(frozen=True)
+class Bot:
+    """A running bot, as `open_bot` built it."""
+
     settings: Settings
     db: Database
     deps: Deps
     dispatcher: Dispatcher
     background: Background
+    platforms: Platforms
+    inbound: Inbound
 
 
 def dispatcher_config(settings: Settings) -> DispatcherConfig:
@@ -126,38 +132,54 @@ def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
 
 
 @asynccontextmanager
-async def open_runtime(
+async def open_bot(
     settings: Settings,
-    senders: Mapping[str, Sender] | None = None,
-    chat_ids: Collection[str] | None = None,
+    *,
     deps: Deps | None = None,
-    start_background: bool = True,
-) -> AsyncIterator[Runtime]:
-    """A migrated database, the dispatcher, and (unless told not to) the sweeper and sender loop."""
+    polling: bool = False,
+    console_out: TextIO = sys.stdout,
+    console: Sender | None = None,
+    chat_ids: Collection[str] | None = None,
+    background: bool = True,
+) -> AsyncIterator[Bot]:
+    """Everything a running process needs, built in order and stopped in reverse: the database
+    (answering and migrated), the knowledge base with the learned phrasings, the platforms'
+    clients, the background loops (sweeper, weekly digest, sender), the dispatcher, and the
+    platforms' inbound side. Every entry point (chat, run, serve, worker) and the test stack
+    open the bot here; nothing is set on the parts after they are built.
+
+    `console`: the console channel's sender (the terminal chat's); `chat_ids`: the only chats
+    this process delivers to (the terminal's); `background=False` leaves the loops stopped."""
     deps = deps or build_deps(settings)
     live = live_of(deps.kb)
-    deps = replace(deps, kb=live)
     db = Database(settings.db_url)
-    background = Background(
-        db, deps.escalation, senders or {}, settings.sweep_interval_s, chat_ids=chat_ids
-    )
-    weekly = digest_config(settings)
-    background.weekly = (
-        make_weekly_job(db, live.base, weekly, after_queued=background.kick),
-        weekly,
-    )
-    deps = replace(deps, on_queued=background.kick)
     try:
         await db.ping()
         await require_current(db.engine)
         # FAQ entries added or changed since the last start, for the digest's "new guidance".
         await sync_knowledge_base(db, live.base)
         await live.refresh(db, force=True)  # the learned phrasings from the first message on
-        if start_background:
-            background.start()
-        yield Runtime(
-            settings, db, deps, Dispatcher(db, deps, dispatcher_config(settings)), background
-        )
+        async with open_platforms(
+            settings, polling=polling, console_out=console_out, console=console
+        ) as platforms:
+            loops = Background(
+                db,
+                deps.escalation,
+                platforms.senders,
+                settings.sweep_interval_s,
+                chat_ids=chat_ids,
+                weekly=(live.base, digest_config(settings)),
+            )
+            deps = replace(deps, kb=live, on_queued=loops.kick)
+            dispatcher = Dispatcher(
+                db, deps, dispatcher_config(settings), profiles=platforms.profiles()
+            )
+            inbound = connect(platforms, dispatcher, db)
+            if background:
+                loops.start()
+            try:
+                yield Bot(settings, db, deps, dispatcher, loops, platforms, inbound)
+            finally:
+                await loops.stop()
     finally:
-        await background.stop()
         await db.dispose()

@@ -22,8 +22,10 @@ from bot.core.ports import Sender
 from bot.delivery.outbox import deliver_due
 from bot.digest.runs import DigestConfig
 from bot.digest.schedule import add_digest_job
+from bot.digest.weekly import make_weekly_job
 from bot.escalation.policy import EscalationConfig
 from bot.escalation.sweeper import sweep
+from bot.knowledge import KnowledgeBase
 from bot.store.db import Database
 from bot.store.models import utcnow
 
@@ -42,10 +44,14 @@ class Background:
         deliver_interval_s: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
         chat_ids: Collection[str] | None = None,
-        # the weekly digest job and the config that schedules it (DIGEST_CRON, grace)
-        weekly: tuple[Callable[[], Awaitable[object]], DigestConfig] | None = None,
+        # the weekly digest: the knowledge base it reports on and its schedule (DIGEST_CRON)
+        weekly: tuple[KnowledgeBase, DigestConfig] | None = None,
     ) -> None:
-        self.weekly = weekly
+        self.weekly: tuple[Callable[[], Awaitable[object]], DigestConfig] | None = None
+        if weekly is not None:
+            kb, digest = weekly
+            job = make_weekly_job(db, kb, digest, clock=clock, after_queued=self.kick)
+            self.weekly = (job, digest)
         self.db = db
         self.config = config
         self.senders = senders

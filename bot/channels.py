@@ -1,9 +1,10 @@
 """Every configured platform, opened and closed together: the senders (for the outbox, the
-digest and replies) and, once a dispatcher is attached, the inbound channels.
+digest and replies), the profile look-ups the dispatcher may use, and the inbound channels that
+`connect` builds once there is a dispatcher.
 
 `open_platforms(settings, polling=...)` initialises each platform's client (Telegram's getMe,
-Slack's auth on first use); `Platforms.attach` adds the inbound side. The console sender is
-always there, printing JSON lines, for development and tests.
+Slack's auth on first use). The console sender is always there: JSON lines by default, or the
+caller's own (the terminal chat's, which numbers buttons).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Settings
 from bot.conversation.dispatcher import Dispatcher
-from bot.core.ports import Sender
+from bot.core.ports import ProfileLookup, Sender
 from bot.core.types import Reply
 from bot.delivery.outbox import queue_reply
 from bot.handlers.console import CHANNEL as CONSOLE
@@ -33,44 +34,60 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Platforms:
+    """The platforms' outbound side: a sender per channel, and the clients behind them."""
+
     settings: Settings
     senders: dict[str, Sender]
     telegram_sender: TelegramSender | None = None
     slack_sender: SlackSender | None = None
+
+    def profiles(self) -> dict[str, ProfileLookup]:
+        """Platforms that vouch for their users' emails (Slack's users.info)."""
+        if self.slack_sender is None:
+            return {}
+        from bot.handlers.slack import CHANNEL as SLACK
+        from bot.handlers.slack import SlackProfiles
+
+        return {SLACK: SlackProfiles(self.slack_sender.client)}
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """The platforms' inbound side: updates and events become messages for one dispatcher."""
+
     telegram: TelegramChannel | None = None
     slack: SlackChannel | None = None
 
-    def attach(self, dispatcher: Dispatcher, db: Database) -> None:
-        """The inbound side: updates and events become messages for this dispatcher."""
-        if self.telegram_sender is not None:
-            from bot.handlers.telegram import CHANNEL as TELEGRAM
-            from bot.handlers.telegram import TelegramChannel
 
-            self.telegram = TelegramChannel(
-                self.telegram_sender.application,
-                dispatcher,
-                self.telegram_sender,
-                partial(_queue, db, TELEGRAM),
-            )
-        if self.slack_sender is not None:
-            from bot.handlers.slack import CHANNEL as SLACK
-            from bot.handlers.slack import SlackChannel, SlackProfiles, build_app
+def connect(platforms: Platforms, dispatcher: Dispatcher, db: Database) -> Inbound:
+    telegram = slack = None
+    if platforms.telegram_sender is not None:
+        from bot.handlers.telegram import CHANNEL as TELEGRAM
+        from bot.handlers.telegram import TelegramChannel
 
-            s = self.settings
-            assert s.slack_bot_token is not None
-            app = build_app(
-                s.slack_bot_token,
-                s.slack_signing_secret,
-                s.slack_api_base_url,
-                s.platform_timeout_s,
-                client=self.slack_sender.client,
-            )
-            self.slack = SlackChannel(
-                app, dispatcher, self.slack_sender, partial(_queue, db, SLACK)
-            )
-            dispatcher.profiles[SLACK] = SlackProfiles(self.slack_sender.client)
+        telegram = TelegramChannel(
+            platforms.telegram_sender.application,
+            dispatcher,
+            platforms.telegram_sender,
+            partial(_queue, db, TELEGRAM),
+        )
+    if platforms.slack_sender is not None:
+        from bot.handlers.slack import CHANNEL as SLACK
+        from bot.handlers.slack import SlackChannel, build_app
+
+        s = platforms.settings
+        assert s.slack_bot_token is not None
+        app = build_app(
+            s.slack_bot_token,
+            s.slack_signing_secret,
+            s.slack_api_base_url,
+            s.platform_timeout_s,
+            client=platforms.slack_sender.client,
+        )
+        slack = SlackChannel(app, dispatcher, platforms.slack_sender, partial(_queue, db, SLACK))
+    return Inbound(telegram, slack)
 
 
 async def _queue(db: Database, channel: str, chat_id: str, reply: Reply, key: str) -> None:
@@ -79,19 +96,21 @@ async def _queue(db: Database, channel: str, chat_id: str, reply: Reply, key: st
 
 @asynccontextmanager
 async def open_platforms(
-    settings: Settings, polling: bool = False, console_out: TextIO = sys.stdout
+    settings: Settings,
+    polling: bool = False,
+    console_out: TextIO = sys.stdout,
+    console: Sender | None = None,
 ) -> AsyncIterator[Platforms]:
-    platforms = Platforms(settings, {CONSOLE: ConsoleSender(console_out, as_json=True)})
+    senders: dict[str, Sender] = {CONSOLE: console or ConsoleSender(console_out, as_json=True)}
     async with AsyncExitStack() as stack:
+        telegram = slack = None
         if settings.telegram_token:
-            platforms.telegram_sender = await stack.enter_async_context(
-                _telegram(settings, polling)
-            )
-            platforms.senders[platforms.telegram_sender.channel] = platforms.telegram_sender
+            telegram = await stack.enter_async_context(_telegram(settings, polling))
+            senders[telegram.channel] = telegram
         if settings.slack_bot_token:
-            platforms.slack_sender = await stack.enter_async_context(_slack(settings))
-            platforms.senders[platforms.slack_sender.channel] = platforms.slack_sender
-        yield platforms
+            slack = await stack.enter_async_context(_slack(settings))
+            senders[slack.channel] = slack
+        yield Platforms(settings, senders, telegram, slack)
 
 
 @asynccontextmanager

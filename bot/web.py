@@ -13,7 +13,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,7 +23,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import metrics
-from bot.channels import Platforms
+from bot.app import Bot, open_bot
+from bot.config import Settings
+from bot.conversation.context import Deps
 from bot.store import Database, is_current
 from bot.store.models import utcnow
 
@@ -76,14 +79,40 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"ok": False, "error": message}, status_code=status)
 
 
+def web_process(settings: Settings, deps: Deps) -> ASGIApp:
+    """`hotline serve`'s app: its lifespan opens the bot (database, platforms, loops) before the
+    first request and closes it after the last, and sets the Telegram webhook (or, without a
+    webhook URL, the command menu) once the bot is open."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_bot(settings, deps=deps) as bot:
+            telegram = bot.inbound.telegram
+            if telegram is not None:
+                if settings.telegram_webhook_url:
+                    assert settings.telegram_webhook_secret is not None
+                    await telegram.set_webhook(
+                        settings.telegram_webhook_url, settings.telegram_webhook_secret
+                    )
+                else:
+                    await telegram.register_commands()
+            app.state.bot = bot
+            yield
+
+    return build_web_app(settings.max_body_bytes, lifespan=lifespan)
+
+
 def build_web_app(
-    db: Database, platforms: Platforms, handled: Counter[str], max_body_bytes: int
+    max_body_bytes: int,
+    *,
+    bot: Bot | None = None,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
 ) -> ASGIApp:
-    settings = platforms.settings
+    """The routes, reading the bot from the app's state: set by `lifespan`, or given (tests)."""
 
     async def telegram_webhook(request: Request) -> Response:
-        channel = platforms.telegram
-        secret = settings.telegram_webhook_secret
+        bot: Bot = request.app.state.bot
+        channel, secret = bot.inbound.telegram, bot.settings.telegram_webhook_secret
         if channel is None or not secret:
             return _error(404, "telegram webhook is not configured")
         given = request.headers.get(SECRET_HEADER, "")
@@ -99,19 +128,21 @@ def build_web_app(
             return _error(400, "not a Telegram update (no update_id)")
         try:
             await channel.process_webhook(data)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # PTB reading it
             log.info("telegram update not understood: %s", type(exc).__name__)
             return _error(400, "not a Telegram update")
         return JSONResponse({"ok": True})
 
     async def slack_events(request: Request) -> Response:
-        if platforms.slack is None:
+        slack = request.app.state.bot.inbound.slack
+        if slack is None:
             return _error(404, "slack is not configured")
         from bot.handlers.slack import handle_http
 
-        return await handle_http(platforms.slack, request)
+        return await handle_http(slack, request)
 
-    async def healthz(_request: Request) -> Response:
+    async def healthz(request: Request) -> Response:
+        db: Database = request.app.state.bot.db
         try:
             await db.ping()
             if not await is_current(db.engine):
@@ -123,8 +154,9 @@ def build_web_app(
             return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
         return JSONResponse({"status": "ok"})
 
-    async def metrics_page(_request: Request) -> Response:
-        body = await metrics.scrape(db, handled, utcnow())
+    async def metrics_page(request: Request) -> Response:
+        bot: Bot = request.app.state.bot
+        body = await metrics.scrape(bot.db, bot.dispatcher.handled, utcnow())
         return Response(body, media_type=metrics.CONTENT_TYPE)
 
     app = Starlette(
@@ -133,6 +165,9 @@ def build_web_app(
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
-        ]
+        ],
+        lifespan=lifespan,
     )
+    if bot is not None:
+        app.state.bot = bot
     return BodyLimit(app, max_body_bytes)

@@ -4,7 +4,6 @@ command that needs it with one line saying what to do, and exit status 2, never 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -22,6 +21,14 @@ COMMANDS: list[tuple[str, ...]] = [
     ("chat", "--as", "amara.okafor@stmarys.example.org"),
     ("worker",),
 ]
+
+
+def _named(url: str) -> str:
+    """How the one line names a database: a SQLite file by path, PostgreSQL by name and server."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        return f"the database file {u.database}"
+    return f"the database {u.database} on {u.host}:{u.port or 5432}"
 
 
 def _one_line_failures(url: str, commands: list[tuple[str, ...]], hint: str) -> list[str]:
@@ -45,23 +52,24 @@ def test_a_database_server_that_is_down_is_one_line() -> None:
     assert not failures, "\n".join(failures)
 
 
-def test_a_database_never_migrated_is_one_line(tmp_path: Path) -> None:
-    path = tmp_path / "never.db"
-    hint = f"database error: the database file {path} is not migrated: run `hotline db upgrade`"
+def test_a_database_never_migrated_is_one_line(unmigrated_url: str) -> None:
+    hint = f"database error: {_named(unmigrated_url)} is not migrated: run `hotline db upgrade`"
     commands = [command for command in COMMANDS if command != ("db", "upgrade")]
-    failures = _one_line_failures(f"sqlite+aiosqlite:///{path}", commands, hint)
+    failures = _one_line_failures(unmigrated_url, commands, hint)
     assert not failures, "\n".join(failures)
 
 
 def test_a_database_behind_this_version_says_to_upgrade(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    unmigrated_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    url = unmigrated_url
     upgrade(url, "0001")
     monkeypatch.setenv("DATABASE_URL", url)
     assert main(["directory", "invite", "amara.okafor@stmarys.example.org"]) == 2
     [line] = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"database error: the database file {tmp_path / 'old.db'} is at ")
+    assert line.startswith(
+        f"database error: {_named(url)} is at revision 0001, this version needs "
+    )
     assert line.endswith(": run `hotline db upgrade`")
     assert main(["db", "upgrade"]) == 0
     capsys.readouterr()

@@ -2,12 +2,14 @@
 
 The rest of the suite imports everything into one process, where an import cycle stays hidden
 (whatever imported first broke the cycle). Here each module and each command starts alone, as
-`hotline X` and `python -m bot` do. SQLite only: the subprocesses are the cost.
+`hotline X` and `python -m bot` do. The commands that read the database run on SQLite and on
+PostgreSQL (like every database test: tests/conftest.py); the rest need no database.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import pkgutil
 import subprocess
 import sys
@@ -20,7 +22,7 @@ import pytest
 
 import bot
 from bot.cli import build_parser
-from tests.conftest import DATA, ROOT, run_hotline
+from tests.conftest import DATA, ROOT, run_hotline, truncate_url
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -107,12 +109,19 @@ class Example:
     reference: str
 
 
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Example:
-    """A migrated SQLite file with the example directory and rota, and one emergency opened from
-    the console, all made by `hotline` itself."""
-    path = tmp_path_factory.mktemp("fresh") / "x.db"
-    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{path}", "DATA_DIR": str(DATA)}
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def example(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Example:
+    """A migrated database (a new SQLite file, or the session's PostgreSQL one emptied) with the
+    example directory and rota, and one emergency opened from the console, all made by `hotline`
+    itself."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fresh') / 'x.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        asyncio.run(truncate_url(url))
+    env = {"DATABASE_URL": url, "DATA_DIR": str(DATA)}
     for setup in (
         ("db", "upgrade"),
         ("directory", "import", str(DATA / "example" / "directory.yaml")),

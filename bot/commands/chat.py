@@ -16,6 +16,7 @@ from bot.core.errors import ConfigError
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.conversation.context import Deps
+    from bot.store.models import Person
 
 
 def _ready(s: Settings) -> Deps:
@@ -29,28 +30,37 @@ def _ready(s: Settings) -> Deps:
 
 
 def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.app import open_runtime
+    from bot.app import open_bot
     from bot.directory import link_identity, person_by_email
-    from bot.handlers.console import CHANNEL, ConsoleChat, ConsoleSender
+    from bot.handlers.console import CHANNEL, Choices, ConsoleChat, ConsoleSender
+    from bot.store import Database
 
     s = settings()
     email = args.as_email.strip().lower()
     staff_chats = [chat for channel, chat in s.staff_chat_targets if channel == CHANNEL]
     deps = _ready(s)
 
-    async def run() -> None:
-        async with open_runtime(s, deps=deps, start_background=False) as rt:
-            async with rt.db.session() as session:
+    async def me() -> Person | None:
+        """The person at this terminal, their console account linked first."""
+        db = Database(s.db_url)
+        try:
+            async with db.session() as session:
                 person = await person_by_email(session, email)
                 if person is not None:
                     await link_identity(session, person, CHANNEL, email, chat_id=email)
-            chats = {email}
-            if person is not None and person.is_staff:
-                chats.update(staff_chats)
-            chat = ConsoleChat(rt.dispatcher, email, out=out)
-            rt.background.senders = {CHANNEL: ConsoleSender(out, choices=chat.choices)}
-            rt.background.chat_ids = chats
-            rt.background.start()
+                return person
+        finally:
+            await db.dispose()
+
+    async def run() -> None:
+        person = await me()
+        chats = {email}
+        if person is not None and person.is_staff:
+            chats.update(staff_chats)
+        choices = Choices()
+        console = ConsoleSender(out, choices=choices)
+        async with open_bot(s, deps=deps, console=console, chat_ids=chats) as bot:
+            chat = ConsoleChat(bot.dispatcher, email, out=out, choices=choices)
             who = (
                 f"{person.name} ({person.role.value})"
                 if person
@@ -81,8 +91,7 @@ def _until_signalled() -> asyncio.Event:
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     """Every configured channel and the schedulers in one process (development: Telegram by
     long polling, Slack by Socket Mode); the console alone when no platform is configured."""
-    from bot.app import open_runtime
-    from bot.channels import open_platforms
+    from bot.app import open_bot
 
     s = settings()
     if not (s.telegram_token or s.slack_bot_token):
@@ -104,19 +113,15 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     async def run() -> None:
         stop = _until_signalled()
         async with (
-            open_runtime(s, deps=deps, start_background=False) as rt,
-            open_platforms(s, polling=True, console_out=out) as platforms,
+            open_bot(s, deps=deps, polling=True, console_out=out) as bot,
             AsyncExitStack() as stack,
         ):
-            platforms.attach(rt.dispatcher, rt.db)
-            rt.background.senders = platforms.senders
-            rt.background.start()
             running = []
-            if platforms.telegram is not None:
-                await stack.enter_async_context(platforms.telegram.polling())
+            if bot.inbound.telegram is not None:
+                await stack.enter_async_context(bot.inbound.telegram.polling())
                 running.append("Telegram (long polling)")
-            if platforms.slack is not None and s.slack_app_token:
-                await stack.enter_async_context(platforms.slack.socket_mode(s.slack_app_token))
+            if bot.inbound.slack is not None and s.slack_app_token:
+                await stack.enter_async_context(bot.inbound.slack.socket_mode(s.slack_app_token))
                 running.append("Slack (Socket Mode)")
             print(f"Running: {', '.join(running) or 'senders only'}. Ctrl-C stops.", file=out)
             await stop.wait()
@@ -129,9 +134,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     """The web process: webhooks, health and metrics, plus the sweeper and sender loop."""
     import uvicorn
 
-    from bot.app import open_runtime
-    from bot.channels import open_platforms
-    from bot.web import build_web_app
+    from bot.web import web_process
 
     s = settings()
     if s.slack_bot_token and not s.slack_signing_secret:
@@ -145,35 +148,25 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     deps = _ready(s)
 
     async def run() -> None:
-        async with (
-            open_runtime(s, deps=deps, start_background=False) as rt,
-            open_platforms(s, console_out=out) as platforms,
-        ):
-            platforms.attach(rt.dispatcher, rt.db)
-            rt.background.senders = platforms.senders
-            if platforms.telegram is not None:
-                if s.telegram_webhook_url:
-                    assert s.telegram_webhook_secret is not None
-                    await platforms.telegram.set_webhook(
-                        s.telegram_webhook_url, s.telegram_webhook_secret
-                    )
-                else:
-                    await platforms.telegram.register_commands()
-            rt.background.start()
-            app = build_web_app(rt.db, platforms, rt.dispatcher.handled, s.max_body_bytes)
-            config = uvicorn.Config(
-                app,
-                host=args.host or s.host,
-                port=args.port or s.port,
-                lifespan="off",
-                log_level=s.log_level.lower(),
-            )
-            # uvicorn shuts down on SIGINT / SIGTERM and then raises the signal again for the
-            # handler that was there before; a quiet one lets the sender loop and sweeper stop
-            # cleanly below instead of the process dying mid-batch.
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: None)
-            await uvicorn.Server(config).serve()
+        config = uvicorn.Config(
+            web_process(s, deps),
+            host=args.host or s.host,
+            port=args.port or s.port,
+            # The app's lifespan opens the bot (database, platforms, sweeper, sender loop)
+            # before the first request and stops it after the last; a failure to start stops
+            # the process.
+            lifespan="on",
+            log_level=s.log_level.lower(),
+        )
+        # uvicorn shuts down on SIGINT / SIGTERM (running the lifespan's shutdown, which lets
+        # the sender loop and sweeper finish their batch) and then raises the signal again for
+        # the handler that was there before; a quiet one lets the process end normally.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
+        server = uvicorn.Server(config)
+        await server.serve()
+        if not server.started:
+            raise ConfigError("the web process did not start (its log above says why)")
 
     _run_fast(run())
     return 0
@@ -191,8 +184,7 @@ def _run_fast(main: Coroutine[Any, Any, None]) -> None:
 
 def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     """The sweeper and sender loop with no chat: console messages are printed as JSON lines."""
-    from bot.app import open_runtime
-    from bot.channels import open_platforms
+    from bot.app import open_bot
 
     s = settings()
     follow_log_level(s.log_level)
@@ -200,10 +192,7 @@ def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
 
     async def run() -> None:
         stop = _until_signalled()
-        async with (
-            open_platforms(s, console_out=out) as platforms,
-            open_runtime(s, senders=platforms.senders, deps=deps),
-        ):
+        async with open_bot(s, deps=deps, console_out=out):
             print('{"worker": "started"}', file=out, flush=True)
             await stop.wait()
 

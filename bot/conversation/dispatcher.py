@@ -12,7 +12,7 @@ import asyncio
 import logging
 import unicodedata
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -28,6 +28,7 @@ from bot.conversation.linking import (
     invite_code_in,
     link_from_profile,
     link_with_code,
+    profile_email,
 )
 from bot.conversation.member_commands import EMERGENCY_COMMAND
 from bot.conversation.open_requests import add_or_new, attach, replied_request, still_open_note
@@ -71,15 +72,21 @@ Handler = Callable[[Context, str], Awaitable[list[Reply]]]  # a button action's 
 
 
 class Dispatcher:
-    def __init__(self, db: Database, deps: Deps, config: DispatcherConfig) -> None:
+    def __init__(
+        self,
+        db: Database,
+        deps: Deps,
+        config: DispatcherConfig,
+        profiles: Mapping[str, ProfileLookup] | None = None,
+    ) -> None:
         self.db = db
         # Learned phrasings count at once: the knowledge base is the live holder (bot.teaching).
         self.kb = live_of(deps.kb)
         self.deps = replace(deps, kb=self.kb)
         self.config = config
         self.limiter = RateLimiter(config.rate_limit, config.rate_window_s)
-        # Platforms that vouch for their users' emails (Slack), set by the channel adapters.
-        self.profiles: dict[str, ProfileLookup] = {}
+        # Platforms that vouch for their users' emails (Slack's users.info).
+        self.profiles: Mapping[str, ProfileLookup] = profiles or {}
         self.handled: Counter[str] = Counter()  # per channel, for /metrics
         self._actions: dict[str, Handler] = {
             "ans": self._act_answer,
@@ -122,9 +129,10 @@ class Dispatcher:
             return [Reply(texts.SLOW_DOWN)]
         await self._embed_first(message, text)
         await self._refresh_knowledge()
+        email = await self._profile_email(message, text)
         async with self.db.session() as session:
             try:
-                return await self._in_session(session, message, text)
+                return await self._in_session(session, message, text, email)
             finally:
                 if session.info.get(QUEUED):
                     queued.append(True)
@@ -148,8 +156,16 @@ class Dispatcher:
         if len(text) <= self.config.max_message_chars:
             await asyncio.to_thread(embedder.embed_one, text)
 
+    async def _profile_email(self, message: IncomingMessage, text: str) -> str | None:
+        """An unknown sender's email from a platform that vouches for it, asked before the
+        transaction: the platform may take seconds, and SQLite's write turn must not wait."""
+        lookup = self.profiles.get(message.channel)
+        if lookup is None or invite_code_in(text) is not None:
+            return None
+        return await profile_email(self.db, message, lookup)
+
     async def _in_session(
-        self, session: AsyncSession, message: IncomingMessage, text: str
+        self, session: AsyncSession, message: IncomingMessage, text: str, email: str | None
     ) -> list[Reply]:
         if message.update_id is not None and not await first_delivery(session, message):
             log.info("redelivery dropped channel=%s update=%s", message.channel, message.update_id)
@@ -161,7 +177,7 @@ class Dispatcher:
         found = await identify_with_open_request(session, message.channel, message.sender_ref)
         person, may_have_open = found if found is not None else (None, True)
         if person is None:
-            person = await self._link_from_profile(session, message)
+            person = await self._link_from_profile(session, message, email)
         if person is None:
             log.info("unknown sender channel=%s", message.channel)
             if text.lower().startswith(EMERGENCY_COMMAND):
@@ -196,12 +212,11 @@ class Dispatcher:
         )
 
     async def _link_from_profile(
-        self, session: AsyncSession, message: IncomingMessage
+        self, session: AsyncSession, message: IncomingMessage, email: str | None
     ) -> Person | None:
-        lookup = self.profiles.get(message.channel)
-        if lookup is None:
+        if not email:
             return None
-        person = await link_from_profile(session, message, lookup)
+        person = await link_from_profile(session, message, email)
         if person is not None:
             log.info("account linked by profile channel=%s person=%s", message.channel, person.id)
         return person

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.ports import ProfileLookup
 from bot.core.types import IncomingMessage
 from bot.directory import link_identity, person_by_email, redeem_invite
+from bot.directory.identities import identify
+from bot.store.db import Database
 from bot.store.models import Base, Person, ProcessedUpdate, utcnow
 
 # "/start CODE" (Telegram deep links send exactly this) or "/link CODE" (Slack: /hotline link).
@@ -67,12 +69,20 @@ async def link_with_code(
     return person
 
 
+async def profile_email(
+    db: Database, message: IncomingMessage, lookup: ProfileLookup
+) -> str | None:
+    """The email the platform gives for an unknown sender (a network call, made outside any
+    transaction); None when the sender is linked already or the platform says nothing."""
+    async with db.reading() as session:
+        if await identify(session, message.channel, message.sender_ref) is not None:
+            return None
+    return await lookup.email_of(message.sender_ref)
+
+
 async def link_from_profile(
-    session: AsyncSession, message: IncomingMessage, lookup: ProfileLookup
+    session: AsyncSession, message: IncomingMessage, email: str
 ) -> Person | None:
-    email = await lookup.email_of(message.sender_ref)
-    if not email:
-        return None
     person = await person_by_email(session, email)
     if person is not None:
         await _link(session, person, message)

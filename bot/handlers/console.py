@@ -110,12 +110,15 @@ class ConsoleChat:
         sender_ref: str,
         out: TextIO = sys.stdout,
         read_line: Callable[[], str] = sys.stdin.readline,
+        choices: Choices | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.sender_ref = sender_ref
         self.out = out
         self.read_line = read_line
-        self.choices = Choices()
+        # the buttons shown at this terminal, shared with its sender (ConsoleSender) so that a
+        # ping's buttons are numbered with the chat's own
+        self.choices = choices or Choices()
 
     def _message(self, line: str) -> IncomingMessage:
         choice = line.strip()

@@ -207,6 +207,14 @@ class Database:
         async with self._sqlite_turn, self.sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only: it never takes SQLite's write turn, so a read that a slow
+        call follows does not hold up other processes' writes."""
+        async with self.sessions() as session, session.begin():
+            yield session
+            await session.rollback()
+
     async def ping(self) -> None:
         try:
             async with self.engine.connect() as conn:

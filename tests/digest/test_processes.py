@@ -2,22 +2,17 @@
 2,000 deliveries and run again, and two `digest send` at once on one PostgreSQL. Each process
 talks to the fake Telegram Bot API over HTTP through the real TelegramSender, Throttle and outbox;
 the fake counts the messages it accepted per chat, so "once" is checked at the platform's edge.
+The tests wait for what the processes report (the fake's counts, a progress line, an exit), never
+for a fixed time (tests/processes.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import IO
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,16 +26,15 @@ from bot.store.models import (
     OutboundMessage,
     OutboxStatus,
 )
-from tests.conftest import DATA, ROOT
 from tests.factories import seed_digest_members
 from tests.handlers.fake_telegram import FakeTelegram
+from tests.processes import Hotline, start, until
 
 LONDON = ZoneInfo("Europe/London")
 TOKEN = "123:TEST"
 USER_BASE = 500_000
 MEMBERS = 2_000
 CLAIM_BATCH = 100  # deliver_due's batch: the most rows one process has in flight
-RUN_TIMEOUT_S = 60.0
 
 
 def last_week() -> date:
@@ -57,44 +51,23 @@ async def seed(db: Database, members: int, week: date) -> None:
         await seed_digest_members(s, members, USER_BASE, week, "procs")
 
 
-@dataclass
-class Send:
-    """One `hotline digest send` process; its output goes to files, read on failure."""
-
-    process: subprocess.Popen[bytes]
-    out: IO[bytes]
-    err: IO[bytes]
-
-    def output(self) -> str:
-        self.out.seek(0)
-        self.err.seek(0)
-        return self.out.read().decode() + self.err.read().decode()[-3000:]
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self.out.close()
-        self.err.close()
-
-
 @asynccontextmanager
-async def fake_telegram() -> AsyncIterator[tuple[FakeTelegram, list[Send]]]:
+async def fake_telegram() -> AsyncIterator[tuple[FakeTelegram, list[Hotline]]]:
     """The fake Bot API, and the processes started against it (killed on the way out)."""
-    started: list[Send] = []
+    started: list[Hotline] = []
     async with FakeTelegram(token=TOKEN) as fake:
         try:
             yield fake, started
         finally:
             for send in started:
-                send.close()
+                send.kill()
 
 
-def start_send(url: str, fake: FakeTelegram, week: date, started: list[Send]) -> Send:
+def start_send(
+    url: str, fake: FakeTelegram, week: date, started: list[Hotline], folder: Path
+) -> Hotline:
     env = {
-        **os.environ,
         "DATABASE_URL": url,
-        "DATA_DIR": str(DATA),
         "TELEGRAM_TOKEN": TOKEN,
         "TELEGRAM_API_BASE_URL": fake.base_url,
         "TELEGRAM_MAX_PER_SECOND": "400",
@@ -102,30 +75,18 @@ def start_send(url: str, fake: FakeTelegram, week: date, started: list[Send]) ->
         "PLATFORM_TIMEOUT_S": "5",
         "LOG_LEVEL": "WARNING",
     }
-    out = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Send.close)
-    err = tempfile.TemporaryFile()  # noqa: SIM115
-    command = [sys.executable, "-m", "bot", "digest", "send"]
-    process = subprocess.Popen(
-        [*command, "--week", week.isoformat(), "--kind", "member"],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=err,
-    )
-    send = Send(process, out, err)
+    args = ["digest", "send", "--week", week.isoformat(), "--kind", "member"]
+    send = start(f"send-{len(started) + 1}", args, env, folder)
     started.append(send)
     return send
 
 
-async def finished(send: Send, timeout: float = RUN_TIMEOUT_S) -> str:  # noqa: ASYNC109
-    """Wait without blocking the loop (the fake server runs on it); the output, checked ok."""
-    deadline = time.monotonic() + timeout
-    while send.process.poll() is None:
-        if time.monotonic() > deadline:
-            pytest.fail(f"digest send still running after {timeout} s: {send.output()}")
-        await asyncio.sleep(0.05)
+async def finished(send: Hotline) -> str:
+    """Wait without blocking the loop (the fake server runs on it); what it printed, checked
+    ok."""
+    await until(lambda: not send.running(), f"{send.name} to finish", send)
     assert send.process.returncode == 0, send.output()
-    return send.output()
+    return send.stdout
 
 
 async def chats_by_status(db: Database) -> dict[OutboxStatus, set[int]]:
@@ -159,10 +120,11 @@ async def run_status(db: Database) -> DigestRunStatus:
 
 
 async def test_a_send_killed_halfway_is_finished_by_the_next_without_resending(
-    db: Database, db_url: str
+    db: Database, db_url: str, tmp_path: Path
 ) -> None:
-    """SIGKILL once the platform has accepted half of 2,000 digests; the next `digest send`
-    sends the rest, and nobody whose delivery was recorded as sent gets a second one.
+    """SIGKILL once the platform has accepted half of 2,000 digests (and half a claim batch
+    more, so that the kill falls while a batch is in flight); the next `digest send` sends the
+    rest, and nobody whose delivery was recorded as sent gets a second one.
 
     Delivery is at least once, by design (outbox.py): a message the platform accepted but the
     killed process never recorded as sent (its row still `sending`, under a 60 s lease) is sent
@@ -170,21 +132,20 @@ async def test_a_send_killed_halfway_is_finished_by_the_next_without_resending(
     who gets it twice was in flight at the kill (rows left `sending`, at most one claim batch);
     everyone else gets it exactly once. The restarted run sends everything else at once and then
     waits for those leases (60 s, no setting to shorten it); the test checks that it is waiting
-    and then expires the leases itself rather than sleeping for a minute.
+    (its progress line counts only those rows as remaining) and then expires the leases itself
+    rather than sleeping for a minute.
     """
     week = last_week()
     await seed(db, MEMBERS, week)
     everyone = {chat(n) for n in range(MEMBERS)}
     async with fake_telegram() as (fake, started):
-        first = start_send(db_url, fake, week, started)
-        await fake.wait_for(
-            lambda: fake.accepted >= MEMBERS // 2 or first.process.poll() is not None,
-            RUN_TIMEOUT_S,
+        first = start_send(db_url, fake, week, started, tmp_path)
+        await until(
+            lambda: fake.accepted >= MEMBERS // 2 + CLAIM_BATCH // 2,
             "half the digests accepted",
+            alive=[first],
         )
-        first.process.send_signal(signal.SIGKILL)
-        first.process.wait(10)
-        assert first.process.returncode == -signal.SIGKILL, first.output()
+        assert await first.stopped(signal.SIGKILL) == -signal.SIGKILL, first.output()
         at_kill = dict(fake.sends_per_chat())
         assert MEMBERS // 2 <= len(at_kill) < MEMBERS, "not killed halfway"
         state = await chats_by_status(db)
@@ -193,15 +154,24 @@ async def test_a_send_killed_halfway_is_finished_by_the_next_without_resending(
         assert state[OutboxStatus.SENT] | in_flight | state[OutboxStatus.PENDING] == everyone
         assert len(in_flight) <= CLAIM_BATCH
 
-        second = start_send(db_url, fake, week, started)
-        await fake.wait_for(
+        second = start_send(db_url, fake, week, started, tmp_path)
+        await until(
             lambda: state[OutboxStatus.PENDING] <= set(fake.sends_per_chat()),
-            RUN_TIMEOUT_S,
             "the deliveries left pending by the killed process",
+            alive=[second],
         )
         if in_flight:  # (empty only if the kill fell between two claims)
-            await asyncio.sleep(1.5)  # more than send_run's poll: those rows are not due yet
-            assert second.process.poll() is None, "finished without the rows under lease"
+            # Everything else is sent and the rows under lease are not due yet: the run reports
+            # exactly those as remaining, and goes on waiting for them.
+            waiting = (
+                f"member digest: sent {MEMBERS - len(in_flight)}, failed 0, unreachable 0, "
+                f"remaining {len(in_flight)},"
+            )
+            await until(
+                lambda: any(line.startswith(waiting) for line in second.lines()),
+                f"a progress line starting {waiting!r}",
+                alive=[second],
+            )
             assert (await chats_by_status(db))[OutboxStatus.SENDING] == in_flight
             await expire_leases(db, in_flight)
         output = await finished(second)
@@ -220,13 +190,13 @@ async def test_a_send_killed_halfway_is_finished_by_the_next_without_resending(
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_two_sends_at_once_on_one_postgres_send_each_member_one_digest(
-    db: Database, db_url: str
+    db: Database, db_url: str, tmp_path: Path
 ) -> None:
     members = 500
     week = last_week()
     await seed(db, members, week)
     async with fake_telegram() as (fake, started):
-        sends = [start_send(db_url, fake, week, started) for _ in range(2)]
+        sends = [start_send(db_url, fake, week, started, tmp_path) for _ in range(2)]
         outputs = [await finished(send) for send in sends]
 
     assert fake.sends_per_chat() == {chat(n): 1 for n in range(members)}

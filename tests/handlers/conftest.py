@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import Runtime, open_runtime
-from bot.channels import Platforms, open_platforms
+from bot.app import Bot, open_bot
+from bot.channels import Platforms
 from bot.config import load_settings
 from bot.delivery.outbox import deliver_due
 from bot.escalation.urgency import UrgencyDetector
@@ -41,7 +41,7 @@ BODY_LIMIT = 1_000_000
 @dataclass
 class Stack:
     db: Database
-    rt: Runtime
+    rt: Bot
     platforms: Platforms
     http: httpx.AsyncClient
     tg: FakeTelegram
@@ -111,12 +111,8 @@ async def stack(
         settings = settings.model_copy(
             update={"telegram_api_base_url": tg.base_url, "slack_api_base_url": sl.base_url}
         )
-        async with (
-            open_runtime(settings, deps=deps, start_background=False) as rt,
-            open_platforms(settings) as platforms,
-        ):
-            platforms.attach(rt.dispatcher, rt.db)
-            app = build_web_app(rt.db, platforms, rt.dispatcher.handled, BODY_LIMIT)
+        async with open_bot(settings, deps=deps, background=False) as bot:
+            app = build_web_app(BODY_LIMIT, bot=bot)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://hotline") as http:
-                yield Stack(db, rt, platforms, http, tg, sl, member, primary, backup, fallback)
+                yield Stack(db, bot, bot.platforms, http, tg, sl, member, primary, backup, fallback)

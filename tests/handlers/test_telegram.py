@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.channels import open_platforms
+from bot.channels import connect, open_platforms
 from bot.conversation.chat_command import Audience
 from bot.conversation.commands import COMMANDS
 from bot.core import texts
@@ -155,6 +155,10 @@ async def test_bad_input_gets_a_clear_answer_and_nothing_crashes(s: Stack) -> No
     assert (await s.telegram(b"{not json")).status_code == 400
     assert (await s.telegram(b"[1, 2]")).status_code == 400
     assert (await s.telegram({"no": "update id"})).status_code == 400
+    # Shaped like an update, but its message is not an object: python-telegram-bot cannot read it.
+    for broken in ({"update_id": 5, "message": 3}, {"update_id": 6, "callback_query": "x"}):
+        response = await s.telegram(broken)
+        assert (response.status_code, response.json()["error"]) == (400, "not a Telegram update")
     assert (await s.telegram(tg_other_update(10))).status_code == 200
     assert (await s.telegram(tg_other_update(11, kind="poll"))).status_code == 200
     assert s.tg.calls_to("sendMessage") == []
@@ -237,9 +241,9 @@ async def test_a_user_who_blocked_the_bot_is_skipped_and_escalation_moves_on(s: 
 async def test_long_polling_answers_and_registers_the_commands(s: Stack) -> None:
     settings = s.platforms.settings
     async with open_platforms(settings, polling=True) as platforms:
-        platforms.attach(s.rt.dispatcher, s.rt.db)
-        assert platforms.telegram is not None
-        async with platforms.telegram.polling():
+        inbound = connect(platforms, s.rt.dispatcher, s.rt.db)
+        assert inbound.telegram is not None
+        async with inbound.telegram.polling():
             s.tg.push_update(tg_text_update(50, MEMBER, "/help"))
             await s.tg.wait_for_messages(MEMBER, 1)
     assert "/emergency" in s.tg.sent_to(MEMBER)[0]["text"]
@@ -258,8 +262,8 @@ async def test_long_polling_answers_and_registers_the_commands(s: Stack) -> None
 
 
 async def test_the_command_menu_is_every_command_declared_for_telegram(s: Stack) -> None:
-    assert s.platforms.telegram is not None
-    await s.platforms.telegram.register_commands()
+    assert s.rt.inbound.telegram is not None
+    await s.rt.inbound.telegram.register_commands()
     (call,) = s.tg.calls_to("setMyCommands")
     assert call.outcome == "ok"  # the fake refuses names and descriptions Telegram would
     menu = [(c["command"], c["description"]) for c in call.params["commands"]]

@@ -8,17 +8,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from subprocess import DEVNULL
 
 import httpx
 import pytest
 
-from bot.channels import Platforms
+from bot.channels import Inbound
 from bot.cli import main
-from bot.config import load_settings
 from bot.store import Database
 from bot.web import build_web_app
 from tests.conftest import DATA, ROOT
@@ -46,10 +45,10 @@ async def test_healthz_says_ok_and_metrics_count_what_happened(s: Stack) -> None
     assert any(line.startswith("hotline_answer_bands{") for line in page.splitlines())
 
 
-async def test_healthz_is_503_with_a_reason_when_the_database_is_gone(tmp_path: Path) -> None:
-    settings = load_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", data_dir=DATA)
+async def test_healthz_is_503_with_a_reason_when_the_database_is_gone(s: Stack) -> None:
+    """The running bot, as if its database had gone away, and with no platform configured."""
     broken = Database("postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    app = build_web_app(broken, Platforms(settings, {}), Counter(), 10_000)
+    app = build_web_app(10_000, bot=replace(s.rt, db=broken, inbound=Inbound()))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://h"
     ) as http:
@@ -63,19 +62,29 @@ async def test_healthz_is_503_with_a_reason_when_the_database_is_gone(tmp_path: 
 
 
 async def test_slack_bad_bodies_get_a_clear_status(s: Stack) -> None:
-    for body in (b"{not json", b"payload=%7Bnot-json", b""):
+    """A signed body that is neither JSON nor form data is refused with 400 before any listener
+    runs (bot/handlers/slack.py, handle_http); an empty one parses, as an empty form, but names
+    nothing to route, which Bolt answers with 404. None of them is processed."""
+    malformed = {"ok": False, "error": "malformed body"}
+    cases = [
+        (b"{not json", 400, malformed),
+        (b"payload=%7Bnot-json", 400, malformed),
+        (b"", 404, {"error": "unhandled request"}),
+    ]
+    for body, status, answer in cases:
         response = await s.http.post(
             "/slack/events",
             content=body,
             headers=slack_signed_headers("slack-signing-secret", body),
         )
-        assert 400 <= response.status_code < 500 or response.status_code == 200
+        assert (response.status_code, response.json()) == (status, answer), body
     big = b"x" * 5_000_000
     response = await s.http.post(
         "/slack/events", content=big, headers=slack_signed_headers("slack-signing-secret", big)
     )
     assert response.status_code == 413
     assert s.sl.calls_to("chat.postMessage") == []
+    assert await s.questions() == 0
 
 
 def test_directory_invite_prints_a_code_and_links(

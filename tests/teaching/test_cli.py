@@ -8,10 +8,12 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
-from bot.app import open_runtime
+from bot.app import open_bot
 from bot.config import load_settings
 from bot.core import texts
 from bot.core.types import Band, IncomingMessage
@@ -301,13 +303,28 @@ def test_faq_check_without_a_usable_database_says_so_and_passes(tmp_path: Path) 
     assert [line for line in failed.stdout.splitlines() if "learned" in line] == []
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("unmigrated_url", ["postgresql"], indirect=True)
+def test_faq_check_on_a_postgres_database_never_migrated_says_so_and_passes(
+    unmigrated_url: str,
+) -> None:
+    """An unmigrated PostgreSQL database, as the unmigrated SQLite file in the test above."""
+    checked = run_hotline("faq", "check", env={"DATABASE_URL": unmigrated_url})
+    assert checked.returncode == 0, checked.stderr
+    u = make_url(unmigrated_url)
+    assert [line for line in checked.stdout.splitlines() if "learned" in line] == [
+        f"learned phrasings could not be read: the database {u.database} on "
+        f"{u.host}:{u.port or 5432} is not migrated: run `hotline db upgrade`"
+    ]
+
+
 async def test_a_running_bot_answers_a_phrasing_taught_from_the_command_line(
     db: Database, db_url: str, kb: KnowledgeBase
 ) -> None:
     member = await make_person(db)
     settings = load_settings(database_url=db_url, data_dir=DATA, learned_refresh_s=0.2)
     message = IncomingMessage("console", member.email, member.email, text=MINIBUS)
-    async with open_runtime(settings, start_background=False) as runtime:
+    async with open_bot(settings, background=False) as runtime:
         [before] = await runtime.dispatcher.handle(message)
         assert not before.text.startswith(answer_of(kb, TAUGHT_TO))
 
