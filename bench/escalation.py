@@ -115,7 +115,7 @@ async def first_pings(url: str, requests: int, deps: Deps) -> list[float]:
     channel = StampingChannel(primary)
     background = Background(db, deps.escalation, {"console": channel}, sweep_interval_s=15)
     live = replace(deps, on_queued=background.kick)
-    dispatcher = Dispatcher(db, live, DispatcherConfig(hotline_phone="0", rate_limit=10_000))
+    dispatcher = Dispatcher(db, live, DispatcherConfig(rate_limit=10_000))
     background.start()
     latencies: list[float] = []
     try:
@@ -142,7 +142,7 @@ async def level_two_lateness(url: str, requests: int, deps: Deps, sweep_s: float
     config = replace(deps.escalation, ack_timeout=timedelta(seconds=3))
     background = Background(db, config, {"console": channel}, sweep_interval_s=sweep_s)
     live = replace(deps, escalation=config, on_queued=background.kick)
-    dispatcher = Dispatcher(db, live, DispatcherConfig(hotline_phone="0", rate_limit=10_000))
+    dispatcher = Dispatcher(db, live, DispatcherConfig(rate_limit=10_000))
     background.start()
     try:
         for n, email in enumerate(emails):

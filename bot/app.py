@@ -48,10 +48,7 @@ class Bot:
 
 
 def dispatcher_config(settings: Settings) -> DispatcherConfig:
-    return DispatcherConfig(
-        hotline_phone=settings.hotline_phone,
-        max_message_chars=settings.max_message_chars,
-    )
+    return DispatcherConfig(max_message_chars=settings.max_message_chars)
 
 
 def escalation_config(settings: Settings) -> EscalationConfig:

@@ -56,7 +56,8 @@ SUGGESTION_LABEL_CHARS = 60
 
 @dataclass(frozen=True)
 class DispatcherConfig:
-    hotline_phone: str
+    """How the dispatcher takes messages in (the phone numbers it gives are in Deps)."""
+
     max_message_chars: int = 4000
     rate_limit: int = 20
     rate_window_s: float = 60.0
@@ -113,10 +114,10 @@ class Dispatcher:
             return [Reply(str(exc))]
         except (StoreUnavailableError, SQLAlchemyError, OSError):
             log.exception("store failure channel=%s chat=%s", message.channel, message.chat_id)
-            return [Reply(texts.STORE_DOWN.format(phone=self.config.hotline_phone))]
+            return [Reply(texts.STORE_DOWN.format(phone=self.deps.hotline_phone))]
         except Exception:
             log.exception("message failed channel=%s chat=%s", message.channel, message.chat_id)
-            return [Reply(texts.APOLOGY.format(phone=self.config.hotline_phone))]
+            return [Reply(texts.APOLOGY.format(phone=self.deps.hotline_phone))]
         if queued:
             self.deps.on_queued()  # committed: the sender loop can take it now
         return replies
@@ -181,10 +182,8 @@ class Dispatcher:
         if person is None:
             log.info("unknown sender channel=%s", message.channel)
             if text.lower().startswith(EMERGENCY_COMMAND):
-                return [
-                    Reply(texts.UNKNOWN_SENDER_EMERGENCY.format(phone=self.config.hotline_phone))
-                ]
-            return [Reply(texts.UNKNOWN_SENDER.format(phone=self.config.hotline_phone))]
+                return [Reply(texts.UNKNOWN_SENDER_EMERGENCY.format(phone=self.deps.hotline_phone))]
+            return [Reply(texts.UNKNOWN_SENDER.format(phone=self.deps.hotline_phone))]
         if len(text) > self.config.max_message_chars:
             return [
                 Reply(texts.TOO_LONG.format(length=len(text), limit=self.config.max_message_chars))
@@ -201,13 +200,13 @@ class Dispatcher:
     ) -> Reply:
         person = await link_with_code(session, message, code, now)
         if person is None:
-            return Reply(texts.BAD_INVITE_CODE.format(phone=self.config.hotline_phone))
+            return Reply(texts.BAD_INVITE_CODE.format(phone=self.deps.hotline_phone))
         log.info("account linked by code channel=%s person=%s", message.channel, person.id)
         return Reply(
             texts.LINKED.format(name=person.name.split()[0])
             + " "
             + texts.HELP.format(
-                commands=commands.help_lines(Audience.MEMBER), phone=self.config.hotline_phone
+                commands=commands.help_lines(Audience.MEMBER), phone=self.deps.hotline_phone
             )
         )
 
@@ -229,7 +228,7 @@ class Dispatcher:
             unknown = texts.UNKNOWN_COMMAND.format(
                 command=command[:40],
                 commands=commands.help_lines(Audience.MEMBER),
-                phone=self.config.hotline_phone,
+                phone=self.deps.hotline_phone,
             )
             return [Reply(unknown)]
         if not declared.allows(ctx.person):

@@ -32,7 +32,7 @@ REFERENCE = re.compile(r"HL-\d{4}-\d{4,}")
 
 def make_dispatcher(db: Database, kb: KnowledgeBase, **config: int) -> Dispatcher:
     deps = make_deps(kb, load_detector(DATA, load_lexicon(DATA / "language")))
-    return Dispatcher(db, deps, DispatcherConfig(hotline_phone=PHONE, **config))
+    return Dispatcher(db, deps, DispatcherConfig(**config))
 
 
 async def say(
@@ -253,7 +253,7 @@ async def test_a_new_question_runs_the_model_once_for_the_matcher_and_the_urgenc
         urgency=urgency,
         embedder=embedder,
     )
-    d = Dispatcher(db, deps, DispatcherConfig(hotline_phone=PHONE))
+    d = Dispatcher(db, deps, DispatcherConfig())
     member = await make_person(db)
     before = embedder.computed
     # new to the model's cache in every run (the embedder is shared by the whole session)

@@ -13,7 +13,7 @@ from bot.knowledge import KnowledgeBase
 from bot.knowledge.source import KnowledgeSource
 from bot.store.models import HotlineRequest, LearnedPhrasing, QuestionLog, RequestKind
 from bot.teaching.live import LiveKnowledge
-from tests.escalation.conftest import PHONE, Partnership
+from tests.escalation.conftest import Partnership
 from tests.escalation.conftest import partnership as partnership  # the fixture "p"
 from tests.teaching import clash_with
 
@@ -246,9 +246,7 @@ async def test_a_question_longer_than_the_message_limit_is_not_taught(
     p: Partnership, kb: KnowledgeBase
 ) -> None:
     request = await pass_on(p, UNKNOWN)
-    strict = Dispatcher(
-        p.db, replace(p.deps, max_message_chars=30), DispatcherConfig(hotline_phone=PHONE)
-    )
+    strict = Dispatcher(p.db, replace(p.deps, max_message_chars=30), DispatcherConfig())
     p.dispatcher = strict
     refused = await p.say(p.primary, f"/teach {request.reference} {TAUGHT_TO}")
     assert refused.text == texts.TEACH_TOO_LONG.format(length=len(UNKNOWN), limit=30)
@@ -272,7 +270,7 @@ async def test_a_running_dispatcher_picks_up_a_phrasing_taught_elsewhere_after_t
     elsewhere = Dispatcher(
         p.db,
         replace(p.deps, kb=LiveKnowledge(kb, refresh_s=2.0, clock=ticks)),
-        DispatcherConfig(hotline_phone=PHONE),
+        DispatcherConfig(),
     )
     teacher = p.dispatcher  # another process's dispatcher: its own holder, the same database
     p.dispatcher = elsewhere

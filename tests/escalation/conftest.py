@@ -113,7 +113,7 @@ async def partnership(db: Database, kb: KnowledgeBase, urgency: UrgencyDetector)
         clock=clock,
         out_of_hours_phone=OOH_PHONE,
     )
-    dispatcher = Dispatcher(db, deps, DispatcherConfig(hotline_phone=PHONE))
+    dispatcher = Dispatcher(db, deps, DispatcherConfig())
     return Partnership(
         db, clock, RecordingSender(), dispatcher, deps, member, primary, backup, fallback
     )

@@ -26,7 +26,7 @@ from bot.escalation.urgency import UrgencyDetector
 from bot.knowledge import KnowledgeBase
 from bot.store import Database
 from bot.store.models import HotlineRequest, OutboundMessage, OutboxStatus, Person, Role, utcnow
-from tests.conftest import PHONE, make_deps, truncate
+from tests.conftest import make_deps, truncate
 from tests.factories import make_person, make_rota, rota_yaml
 from tests.processes import Hotline, start, until
 
@@ -101,7 +101,7 @@ async def _raise(
 ) -> Raised:
     """An emergency from the chat: the primary's ping queued, the backup's step an hour away."""
     deps = make_deps(kb, urgency, ack_timeout=TIMEOUT)
-    dispatcher = Dispatcher(db, deps, DispatcherConfig(hotline_phone=PHONE))
+    dispatcher = Dispatcher(db, deps, DispatcherConfig())
     replies = await dispatcher.handle(
         IncomingMessage("console", member.email, member.email, text=f"/emergency {text}")
     )

@@ -19,7 +19,7 @@ from bot.escalation.rota_store import import_rota
 from bot.escalation.urgency import UrgencyDetector
 from bot.knowledge import KnowledgeBase
 from bot.store import Database
-from tests.conftest import PHONE, make_deps
+from tests.conftest import make_deps
 from tests.fakes import FakeClock, RecordingSender
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "example"
@@ -46,7 +46,7 @@ async def test_the_two_terminal_demo_works_at_any_hour(
             assert person is not None
             await link_identity(session, person, "console", email, chat_id=email)
     clock = FakeClock(now)
-    dispatcher = Dispatcher(db, make_deps(kb, urgency, clock), DispatcherConfig(PHONE))
+    dispatcher = Dispatcher(db, make_deps(kb, urgency, clock), DispatcherConfig())
     terminals = RecordingSender()
 
     async def type_(email: str, text: str | None = None, action: str | None = None) -> Reply:

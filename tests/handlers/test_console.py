@@ -19,9 +19,7 @@ from tests.factories import make_person, make_rota, rota_yaml
 async def test_numbers_press_the_buttons_of_the_last_reply(db: Database, deps: Deps) -> None:
     member = await make_person(db)
     out = io.StringIO()
-    chat = ConsoleChat(
-        Dispatcher(db, deps, DispatcherConfig(hotline_phone="1")), member.email, out=out
-    )
+    chat = ConsoleChat(Dispatcher(db, deps, DispatcherConfig()), member.email, out=out)
     await chat.send("How much does membership cost?")
     assert "  [1] " + texts.HELPFUL in out.getvalue()
     replies = await chat.send("1")
@@ -35,7 +33,7 @@ async def test_the_loop_ends_on_end_of_input(db: Database, deps: Deps) -> None:
     lines = iter(["/help\n", ""])
     out = io.StringIO()
     chat = ConsoleChat(
-        Dispatcher(db, deps, DispatcherConfig(hotline_phone="1")),
+        Dispatcher(db, deps, DispatcherConfig()),
         member.email,
         out=out,
         read_line=lambda: next(lines),
@@ -51,7 +49,7 @@ async def test_two_pending_pings_are_numbered_apart_and_press_the_right_request(
     staff = await make_person(db, role=Role.STAFF, name="Sam Adeyemi")
     fallback = await make_person(db, role=Role.ADMIN)
     await make_rota(db, rota_yaml(staff.email, None, fallback.email))
-    dispatcher = Dispatcher(db, deps, DispatcherConfig(hotline_phone="1"))
+    dispatcher = Dispatcher(db, deps, DispatcherConfig())
     out = io.StringIO()
     chat = ConsoleChat(dispatcher, staff.email, out=out)
     sender = ConsoleSender(out, choices=chat.choices)

@@ -124,7 +124,7 @@ async def test_the_learned_table_is_looked_at_once_per_interval_not_per_message(
     dispatcher = Dispatcher(
         db,
         replace(make_deps(kb, urgency), kb=live),
-        DispatcherConfig(hotline_phone="020 7946 0000"),
+        DispatcherConfig(),
     )
     member = await make_person(db)
     statements.clear()
