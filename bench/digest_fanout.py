@@ -16,7 +16,8 @@ Printed per database:
   sent nor recorded unreachable, or recorded sent without the platform accepting; must be 0),
   unreachable (recorded 403s, against the chats the fake blocked).
 `--profile DIR` runs the command under py-spy and writes DIR/<database>.txt (raw stacks).
-PostgreSQL's public schema at URL is dropped and recreated. A benchmark: it prints figures, it
+On PostgreSQL it runs in a database of its own, created on URL's server and dropped afterwards
+(bench/scratch_db.py); the database named in URL is not touched. A benchmark: it prints figures, it
 asserts nothing.
 """
 
@@ -36,13 +37,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bench.scratch_db import scratch_postgres
 from bot.digest.schedule import monday
 from bot.store import Database, upgrade
 from bot.store.models import (
     OutboundMessage,
     OutboxStatus,
 )
-from tests.factories import reset_postgres, seed_digest_members
+from tests.factories import seed_digest_members
 from tests.handlers.fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,13 +227,10 @@ def main() -> None:
             )
             print("\n".join(results[-1].lines()), flush=True)
     if not args.no_postgres:
-        asyncio.run(reset_postgres(args.postgres))
-        upgrade(args.postgres)
-        results.append(
-            asyncio.run(
-                fan_out("PostgreSQL", args.postgres, args.members, per_second, args.profile)
+        with scratch_postgres(args.postgres) as url:
+            results.append(
+                asyncio.run(fan_out("PostgreSQL", url, args.members, per_second, args.profile))
             )
-        )
         print("\n".join(results[-1].lines()), flush=True)
 
 

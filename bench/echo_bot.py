@@ -1,5 +1,7 @@
 """The bare baseline for bench/throughput.py: a python-telegram-bot echo bot behind the same
-webhook route (secret checked, JSON parsed, `process_update`), served by uvicorn.
+webhook route (secret checked, JSON parsed, `process_update`), served by uvicorn on uvloop, and
+sending through the bot's own HTTP transport (bot/handlers/telegram_http.py, aiohttp) with the
+bot's pool size: the same transport and event loop, so the difference is the bot's own work.
 
     TELEGRAM_TOKEN=... TELEGRAM_API_BASE_URL=... TELEGRAM_WEBHOOK_SECRET=... PORT=...
     python bench/echo_bot.py
@@ -19,7 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
-from telegram.request import HTTPXRequest
+
+from bot.handlers.telegram_http import AiohttpRequest
 
 
 async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -34,7 +37,7 @@ async def main() -> None:
         Application.builder()
         .token(os.environ["TELEGRAM_TOKEN"])
         .base_url(os.environ["TELEGRAM_API_BASE_URL"])
-        .request(HTTPXRequest(connection_pool_size=64))
+        .request(AiohttpRequest(10.0, pool_size=16))  # as bot/handlers/telegram.py builds it
         .updater(None)
         .build()
     )

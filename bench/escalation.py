@@ -4,7 +4,8 @@ and how late level-2 pings fire against their deadline. SQLite and PostgreSQL.
     python bench/escalation.py [--requests 200] [--postgres URL | --no-postgres]
 
 Uses the real dispatcher, outbox, sender loop and APScheduler sweeper in one process, with a
-recording channel at the edge. PostgreSQL's public schema at URL is dropped and recreated.
+recording channel at the edge. On PostgreSQL each phase runs in a database of its own, created
+on URL's server and dropped afterwards (bench/scratch_db.py); the database in URL is not touched.
 A benchmark: it prints figures, it asserts nothing.
 """
 
@@ -17,13 +18,15 @@ import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
+from bench.scratch_db import scratch_database
 from bot.background import Background
 from bot.conversation.context import Deps
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
@@ -196,14 +199,6 @@ async def run(
     )
 
 
-async def reset_postgres(url: str) -> None:
-    db = Database(url)
-    async with db.engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await db.dispose()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=200)
@@ -230,13 +225,17 @@ def main() -> None:
         asyncio.run(run(sqlite_url, args.requests, deps, args.sweep))
     if not args.no_postgres:
 
-        async def postgres_url(phase: str) -> str:
-            if phase != "name":
-                await reset_postgres(args.postgres)
-                await asyncio.to_thread(upgrade, args.postgres)
-            return str(args.postgres)
+        async def on_postgres() -> None:
+            async with AsyncExitStack() as scratch:
 
-        asyncio.run(run(postgres_url, args.requests, deps, args.sweep))
+                async def postgres_url(phase: str) -> str:
+                    if phase == "name":
+                        return "postgresql"
+                    return await scratch.enter_async_context(scratch_database(args.postgres))
+
+                await run(postgres_url, args.requests, deps, args.sweep)
+
+        asyncio.run(on_postgres())
 
 
 if __name__ == "__main__":

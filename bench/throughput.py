@@ -39,11 +39,11 @@ from typing import Any
 
 import aiohttp
 
+from bench.scratch_db import scratch_database
 from bot.directory import link_identity
 from bot.knowledge import load_knowledge_base
 from bot.store import Database, upgrade_engine
 from bot.store.models import Person, Role, School
-from tests.factories import reset_postgres
 from tests.handlers.fake_telegram import FakeTelegram
 from tests.handlers.payloads import tg_text_update
 
@@ -252,7 +252,11 @@ async def run_one(label: str, command: list[str], env: dict[str, str], args: Any
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=1000)
-    parser.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1/test")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql+asyncpg://postgres@127.0.0.1/test",
+        help="the server to create (and then drop) a database of the bench's own on",
+    )
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--matcher", choices=("words", "embeddings"), default="embeddings")
     parser.add_argument("--questions", choices=("kb", "new"), default="new")
@@ -273,11 +277,11 @@ async def main() -> None:
         ours = await run_one("hotline, SQLite", hotline, {**bot_env, "DATABASE_URL": url}, args)
         print(f"{'':<28} {ours / bare:.2f} of the bare bot's throughput", flush=True)
     if not args.no_postgres:
-        await reset_postgres(args.postgres)
-        await seed(args.postgres, members)
-        ours = await run_one(
-            "hotline, PostgreSQL", hotline, {**bot_env, "DATABASE_URL": args.postgres}, args
-        )
+        async with scratch_database(args.postgres) as url:
+            await seed(url, members)
+            ours = await run_one(
+                "hotline, PostgreSQL", hotline, {**bot_env, "DATABASE_URL": url}, args
+            )
         print(f"{'':<28} {ours / bare:.2f} of the bare bot's throughput", flush=True)
 
 

@@ -4,6 +4,7 @@ background work, dispatcher; one builder (`open_bot`) shared by every entry poin
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Collection
@@ -126,6 +127,14 @@ def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
         support_reply_days=settings.support_reply_days,
         embedder=embedder,
     )
+
+
+def settle_heap() -> None:
+    """Once a long-running process has started: collect, then move everything alive to the
+    permanent generation, so that full collections no longer walk the start-up heap (the
+    knowledge base, the model, the libraries) and block the event loop for tens of ms."""
+    gc.collect()
+    gc.freeze()
 
 
 @asynccontextmanager

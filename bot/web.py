@@ -23,7 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import metrics
-from bot.app import Bot, open_bot
+from bot.app import Bot, open_bot, settle_heap
 from bot.config import Settings
 from bot.conversation.context import Deps
 from bot.store import Database, is_current
@@ -97,6 +97,7 @@ def web_process(settings: Settings, deps: Deps) -> ASGIApp:
                 else:
                     await telegram.register_commands()
             app.state.bot = bot
+            settle_heap()
             yield
 
     return build_web_app(settings.max_body_bytes, lifespan=lifespan)

@@ -30,7 +30,7 @@ def _ready(s: Settings) -> Deps:
 
 
 def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.app import open_bot
+    from bot.app import open_bot, settle_heap
     from bot.directory import link_identity, person_by_email
     from bot.handlers.console import CHANNEL, Choices, ConsoleChat, ConsoleSender
     from bot.store import Database
@@ -60,6 +60,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
         choices = Choices()
         console = ConsoleSender(out, choices=choices)
         async with open_bot(s, deps=deps, console=console, chat_ids=chats) as bot:
+            settle_heap()
             chat = ConsoleChat(bot.dispatcher, email, out=out, choices=choices)
             who = (
                 f"{person.name} ({person.role.value})"
@@ -91,7 +92,7 @@ def _until_signalled() -> asyncio.Event:
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     """Every configured channel and the schedulers in one process (development: Telegram by
     long polling, Slack by Socket Mode); the console alone when no platform is configured."""
-    from bot.app import open_bot
+    from bot.app import open_bot, settle_heap
 
     s = settings()
     if not (s.telegram_token or s.slack_bot_token):
@@ -116,6 +117,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             open_bot(s, deps=deps, polling=True, console_out=out) as bot,
             AsyncExitStack() as stack,
         ):
+            settle_heap()
             running = []
             if bot.inbound.telegram is not None:
                 await stack.enter_async_context(bot.inbound.telegram.polling())
@@ -184,7 +186,7 @@ def _run_fast(main: Coroutine[Any, Any, None]) -> None:
 
 def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     """The sweeper and sender loop with no chat: console messages are printed as JSON lines."""
-    from bot.app import open_bot
+    from bot.app import open_bot, settle_heap
 
     s = settings()
     follow_log_level(s.log_level)
@@ -193,6 +195,7 @@ def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     async def run() -> None:
         stop = _until_signalled()
         async with open_bot(s, deps=deps, console_out=out):
+            settle_heap()
             print('{"worker": "started"}', file=out, flush=True)
             await stop.wait()
 

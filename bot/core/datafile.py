@@ -122,9 +122,20 @@ def _loader(fast: bool) -> type[yaml.SafeLoader]:
 
 def compose(text: str, source: str, *, fast: bool = False) -> yaml.Node | None:
     """The node tree (None for an empty document), for a loader that needs the nodes themselves:
-    their tags, or keys given twice. Raises BadYaml."""
+    their tags, or keys given twice. Raises BadYaml.
+
+    Composed by libyaml where PyYAML has it (start-up reads a dozen files, and the pure-Python
+    composer takes most of a second over them); a text it refuses, or one with a character the
+    pure-Python reader refuses, goes through the pure-Python composer, so that the problem is
+    the one it has always reported. `fast`: libyaml's own message is good enough."""
+    if fast or not yaml.reader.Reader.NON_PRINTABLE.search(text):
+        try:
+            return yaml.compose(text, Loader=_loader(True))
+        except yaml.YAMLError as exc:
+            if fast:
+                raise _bad_yaml(source, exc) from None
     try:
-        return yaml.compose(text, Loader=_loader(fast))
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise _bad_yaml(source, exc) from None
 

@@ -32,6 +32,9 @@ from bot.store.timeline import add_event
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
+# Sends in flight at once (to different chats); also the most a crash can repeat, since a send
+# holds its slot until the platform's acceptance is recorded.
+CONCURRENCY = 16
 # Set in a session's `info` when a row was queued, so the caller wakes the sender after commit
 # (and only then: most messages queue nothing).
 QUEUED = "outbox_queued"
@@ -273,14 +276,16 @@ async def _send(sender: Sender, item: Claimed) -> SendResult:
 
 
 class _Recorder:
-    """Accepted sends are recorded in groups (one UPDATE by primary key for many rows) rather
-    than a transaction each, which would otherwise be most of a fan-out's cost. A crash before a
-    group is written leaves its rows leased, so they are sent again: at least once, as before."""
+    """Accepted sends are recorded by group commit: a send that the platform accepted waits until
+    its row is marked sent; whoever writes takes every row waiting then, in one UPDATE by primary
+    key, and sends accepted meanwhile go in the next. So a crash can repeat only the sends
+    accepted but not yet written, never more than the sends in flight at once (the delivery's
+    concurrency), while a fan-out still writes many rows per transaction."""
 
-    def __init__(self, db: Database, size: int = 25) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.size = size
         self.rows: list[dict[str, object]] = []
+        self._writing = asyncio.Lock()
 
     async def sent(self, item: Claimed, ref: str | None, now: datetime) -> None:
         self.rows.append(
@@ -292,14 +297,14 @@ class _Recorder:
                 "last_error": None,
             }
         )
-        if len(self.rows) >= self.size:
-            await self.flush()
+        await self.flush()
 
     async def flush(self) -> None:
-        rows, self.rows = self.rows, []
-        if rows:
-            async with self.db.session() as session:
-                await session.execute(update(OutboundMessage), rows)
+        async with self._writing:
+            rows, self.rows = self.rows, []
+            if rows:
+                async with self.db.session() as session:
+                    await session.execute(update(OutboundMessage), rows)
 
 
 async def _deliver_chat(
@@ -313,10 +318,11 @@ async def _deliver_chat(
     """One chat's messages in order; a failure holds back the rest of that chat's batch."""
     accepted = 0
     for n, item in enumerate(items):
-        async with gate:
+        async with gate:  # held until an accepted send is recorded: at most `gate` unrecorded
             result = await _send(senders[item.channel], item)
+            if isinstance(result, Sent):
+                await recorder.sent(item, result.ref, clock())
         if isinstance(result, Sent):
-            await recorder.sent(item, result.ref, clock())
             accepted += 1
             continue
         await settle(db, item, result, clock())
@@ -352,7 +358,7 @@ async def deliver_due(
     chat_ids: Collection[str] | None = None,
     batch: int = 100,
     max_batches: int = 20,
-    concurrency: int = 16,
+    concurrency: int = CONCURRENCY,
 ) -> int:
     """Send what is due on the given channels, batch after batch while batches come back full;
     returns how many a platform accepted.

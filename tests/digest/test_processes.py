@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
+from bot.delivery.outbox import CONCURRENCY
 from bot.digest.schedule import monday
 from bot.store import Database
 from bot.store.models import (
@@ -181,6 +182,9 @@ async def test_a_send_killed_halfway_is_finished_by_the_next_without_resending(
     assert set(per_chat) == everyone
     assert max(per_chat.values()) <= 2
     assert twice <= in_flight, "only messages in flight at the kill may go twice"
+    # Accepted by the platform but not yet recorded: at most the sends in flight at once.
+    assert len(set(at_kill) & in_flight) <= CONCURRENCY
+    assert len(twice) <= CONCURRENCY
     assert not twice & state[OutboxStatus.SENT]
     assert (await chats_by_status(db))[OutboxStatus.SENT] == everyone
     assert await run_status(db) is DigestRunStatus.DONE
