@@ -48,7 +48,7 @@ test: lint
 bench: install
 	$(BIN)/python bench/faq_quality.py
 	$(BIN)/python bench/urgency_quality.py
-	$(BIN)/python bench/escalation.py
+	$(BIN)/python -m bench.escalation
 	$(BIN)/python -m bench.throughput
 
 clean:

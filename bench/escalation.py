@@ -1,7 +1,7 @@
 """Escalation speed: from a member's /emergency to the first staff ping handed to the channel,
 and how late level-2 pings fire against their deadline. SQLite and PostgreSQL.
 
-    python bench/escalation.py [--requests 200] [--postgres URL | --no-postgres]
+    python -m bench.escalation [--requests 200] [--postgres URL | --no-postgres]
 
 Uses the real dispatcher, outbox, sender loop and APScheduler sweeper in one process, with a
 recording channel at the edge. On PostgreSQL each phase runs in a database of its own, created
