@@ -3,14 +3,17 @@
 Delivery claims due rows with a lease (status `sending`, `next_attempt_at` = lease expiry), on
 PostgreSQL with FOR UPDATE SKIP LOCKED so several processes never claim the same row, then sends
 outside any transaction and settles the row: sent, retry with backoff (honouring the platform's
-retry_after), or unreachable (final). A process that dies mid-send leaves a lease that expires,
-so the row is sent again: delivery is at least once, and exactly once unless a crash falls
-between the platform accepting a message and the row being marked sent.
+retry_after), or unreachable (final). The lease is short and renewed while the process holds the
+rows, so rows a killed process held are free again within seconds; messages about a request
+(pings) are claimed before the rest. Delivery is at least once, and exactly once unless a crash
+falls between the platform accepting a message and the row being marked sent; at most the sends
+in flight then (CONCURRENCY) can go twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import defaultdict
@@ -20,9 +23,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.errors import StoreUnavailableError
 from bot.core.ports import RetryLater, Sender, SendResult, Sent, Unreachable
 from bot.core.types import Button, Reply
 from bot.store.db import Database
@@ -31,7 +35,8 @@ from bot.store.timeline import add_event
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=15)
+RENEW_EVERY_S = LEASE.total_seconds() / 3
 # Sends in flight at once (to different chats); also the most a crash can repeat, since a send
 # holds its slot until the platform's acceptance is recorded.
 CONCURRENCY = 16
@@ -163,7 +168,10 @@ async def claim_due(
     stmt = select(OutboundMessage).where(due, OutboundMessage.channel.in_(list(channels)))
     if chat_ids is not None:
         stmt = stmt.where(OutboundMessage.chat_id.in_(list(chat_ids)))
-    stmt = stmt.order_by(OutboundMessage.next_attempt_at, OutboundMessage.id).limit(limit)
+    # Pings and replies about a request first: a digest backlog never delays an emergency.
+    stmt = stmt.order_by(
+        OutboundMessage.request_id.is_(None), OutboundMessage.next_attempt_at, OutboundMessage.id
+    ).limit(limit)
     if not db.is_sqlite:
         stmt = stmt.with_for_update(skip_locked=True)
     async with db.session() as session:
@@ -359,6 +367,7 @@ async def deliver_due(
     batch: int = 100,
     max_batches: int = 20,
     concurrency: int = CONCURRENCY,
+    renew_every_s: float = RENEW_EVERY_S,
 ) -> int:
     """Send what is due on the given channels, batch after batch while batches come back full;
     returns how many a platform accepted.
@@ -373,6 +382,7 @@ async def deliver_due(
         for item in claimed:
             chats[item.channel, item.chat_id].append(item)
         recorder = _Recorder(db)
+        renewing = asyncio.create_task(_renew(db, [c.id for c in claimed], clock, renew_every_s))
         try:
             results = await asyncio.gather(
                 *(
@@ -381,11 +391,36 @@ async def deliver_due(
                 )
             )
         finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
             await recorder.flush()
         accepted += sum(results)
         if len(claimed) < batch:
             break
     return accepted
+
+
+async def _renew(
+    db: Database, ids: Sequence[int], clock: Callable[[], datetime], every_s: float
+) -> None:
+    """Extend the lease of the rows this process still holds, every `every_s` (a third of a
+    lease), until cancelled: while it lives they are its own; once it dies they are due within
+    a lease."""
+    while ids:
+        await asyncio.sleep(every_s)
+        try:
+            async with db.session() as session:
+                await session.execute(
+                    update(OutboundMessage)
+                    .where(
+                        OutboundMessage.id.in_(list(ids)),
+                        OutboundMessage.status == OutboxStatus.SENDING,
+                    )
+                    .values(next_attempt_at=clock() + LEASE)
+                )
+        except (SQLAlchemyError, OSError, StoreUnavailableError):
+            log.warning("lease not renewed (it may run out and the rows go again)", exc_info=True)
 
 
 async def queue_reply(db: Database, channel: str, chat_id: str, reply: Reply, key: str) -> None:

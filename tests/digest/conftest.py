@@ -95,7 +95,7 @@ class Digests:
         """What `hotline digest send` does: prepare both kinds, then send until settled.
 
         Waiting moves the fake clock, unless `real_sleep`: two runners sharing one fake clock
-        would otherwise age each other's claims (60 s leases) in a few milliseconds."""
+        would otherwise age each other's claims (outbox.LEASE) in a few milliseconds."""
         db = db or self.db
         runs = await prepare_week(db, self.kb, self.config, week, self.clock())
         sleep = _short_real_sleep if real_sleep else self.sleep
