@@ -35,7 +35,7 @@ from bot.store.timeline import add_event
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=15)
+LEASE = timedelta(seconds=6)
 RENEW_EVERY_S = LEASE.total_seconds() / 3
 # Sends in flight at once (to different chats); also the most a crash can repeat, since a send
 # holds its slot until the platform's acceptance is recorded.
