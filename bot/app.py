@@ -87,8 +87,8 @@ def _embedder(folder: str | None) -> Embedder | None:
 
 
 def embedder_for(settings: Settings) -> Embedder | None:
-    """One embedder per process (loading it costs about 0.2 s), shared by the FAQ matcher and
-    the urgency detector."""
+    """One embedder per process (loading it costs about half a second), shared by the FAQ
+    matcher and the urgency detector."""
     return _embedder(settings.embedding_model_dir)
 
 

@@ -26,7 +26,7 @@ from bot import metrics
 from bot.app import Bot, open_bot, settle_heap
 from bot.config import Settings
 from bot.conversation.context import Deps
-from bot.store import Database, is_current
+from bot.store import is_current
 from bot.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,12 @@ async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     await response(scope, receive, send)
 
 
+def _bot(request: Request) -> Bot:
+    """The running bot: set on the app by its lifespan (or by the caller, in tests)."""
+    running: Bot = request.app.state.bot
+    return running
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"ok": False, "error": message}, status_code=status)
 
@@ -112,8 +118,8 @@ def build_web_app(
     """The routes, reading the bot from the app's state: set by `lifespan`, or given (tests)."""
 
     async def telegram_webhook(request: Request) -> Response:
-        bot: Bot = request.app.state.bot
-        channel, secret = bot.inbound.telegram, bot.settings.telegram_webhook_secret
+        running = _bot(request)
+        channel, secret = running.inbound.telegram, running.settings.telegram_webhook_secret
         if channel is None or not secret:
             return _error(404, "telegram webhook is not configured")
         given = request.headers.get(SECRET_HEADER, "")
@@ -135,7 +141,7 @@ def build_web_app(
         return JSONResponse({"ok": True})
 
     async def slack_events(request: Request) -> Response:
-        slack = request.app.state.bot.inbound.slack
+        slack = _bot(request).inbound.slack
         if slack is None:
             return _error(404, "slack is not configured")
         from bot.handlers.slack import handle_http
@@ -143,7 +149,7 @@ def build_web_app(
         return await handle_http(slack, request)
 
     async def healthz(request: Request) -> Response:
-        db: Database = request.app.state.bot.db
+        db = _bot(request).db
         try:
             await db.ping()
             if not await is_current(db.engine):
@@ -156,8 +162,8 @@ def build_web_app(
         return JSONResponse({"status": "ok"})
 
     async def metrics_page(request: Request) -> Response:
-        bot: Bot = request.app.state.bot
-        body = await metrics.scrape(bot.db, bot.dispatcher.handled, utcnow())
+        running = _bot(request)
+        body = await metrics.scrape(running.db, running.dispatcher.handled, utcnow())
         return Response(body, media_type=metrics.CONTENT_TYPE)
 
     app = Starlette(

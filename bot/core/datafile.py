@@ -62,6 +62,30 @@ class Problems:
             raise DataError(self.messages)
 
 
+class PathProblems(Problems):
+    """Problems at paths into a YAML document (`Document.lines`): each on the line of the
+    nearest enclosing node that has one; with `name_field`, the path's keys name the field."""
+
+    def __init__(
+        self,
+        source: str,
+        lines: Mapping[NodePath, int],
+        *,
+        in_line_order: bool = False,
+        name_field: bool = False,
+    ) -> None:
+        super().__init__(source, in_line_order=in_line_order)
+        self.lines = lines
+        self._name_field = name_field
+
+    def line(self, path: NodePath) -> int | None:
+        return nearest_line(self.lines, path)
+
+    def at(self, path: NodePath, what: str) -> None:
+        field = ".".join(p for p in path if isinstance(p, str)) if self._name_field else ""
+        self.add(what, self.line(path), field)
+
+
 # --- Reading -------------------------------------------------------------------------------------
 
 

@@ -47,6 +47,39 @@ MAX_ATTEMPTS = 10
 MAX_BACKOFF_S = 300.0
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to queue: who gets it, what it says, and its dedupe key. With `edit_ref` (the
+    platform's id of a message sent earlier to this chat) the row replaces that message in
+    place instead of sending a new one."""
+
+    key: str
+    channel: str
+    chat_id: str
+    reply: Reply
+    person_id: int | None = None
+    identity_id: int | None = None
+    request_id: int | None = None
+    edit_ref: str | None = None
+
+    def row(self, now: datetime) -> dict[str, object]:
+        """The pending outbox row's columns."""
+        return {
+            "dedupe_key": self.key[:120],
+            "channel": self.channel,
+            "chat_id": self.chat_id,
+            "person_id": self.person_id,
+            "identity_id": self.identity_id,
+            "request_id": self.request_id,
+            "text": self.reply.text,
+            "buttons": json.dumps([[b.label, b.action] for b in self.reply.buttons]),
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "edit_ref": self.edit_ref,
+        }
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -60,24 +93,10 @@ async def enqueue(
     now: datetime | None = None,
     edit_ref: str | None = None,
 ) -> bool:
-    """Add a message unless one with the same dedupe key exists; True when added.
-
-    With `edit_ref` (the platform's id of a message sent earlier to this chat) the row replaces
-    that message in place instead of sending a new one."""
-    row = OutboundMessage(
-        dedupe_key=key[:120],
-        channel=channel,
-        chat_id=chat_id,
-        person_id=person_id,
-        identity_id=identity_id,
-        request_id=request_id,
-        text=reply.text,
-        buttons=json.dumps([[b.label, b.action] for b in reply.buttons]),
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now or utcnow(),
-        edit_ref=edit_ref,
-    )
+    """Add a message unless one with the same dedupe key exists; True when added (see
+    `Outgoing` for the fields)."""
+    item = Outgoing(key, channel, chat_id, reply, person_id, identity_id, request_id, edit_ref)
+    row = OutboundMessage(**item.row(now or utcnow()))
     try:
         async with session.begin_nested():
             session.add(row)
@@ -88,41 +107,12 @@ async def enqueue(
     return True
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """One message for `enqueue_many`: the same fields as `enqueue` takes."""
-
-    key: str
-    channel: str
-    chat_id: str
-    reply: Reply
-    person_id: int | None = None
-    identity_id: int | None = None
-    request_id: int | None = None
-
-
 async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], now: datetime) -> None:
     """Add many messages in one statement, skipping any whose dedupe key exists already (a
     resumed digest run queues the same deliveries again; each is sent once)."""
     if not items:
         return
-    rows = [
-        {
-            "dedupe_key": item.key[:120],
-            "channel": item.channel,
-            "chat_id": item.chat_id,
-            "person_id": item.person_id,
-            "identity_id": item.identity_id,
-            "request_id": item.request_id,
-            "text": item.reply.text,
-            "buttons": json.dumps([[b.label, b.action] for b in item.reply.buttons]),
-            "status": OutboxStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for item in items
-    ]
+    rows = [item.row(now) | {"created_at": now} for item in items]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     await session.execute(
         dialect.insert(OutboundMessage)

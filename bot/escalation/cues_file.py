@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.core.datafile import BadYaml, NodePath, Problems, nearest_line, parse_yaml, read_text
+from bot.core.datafile import BadYaml, NodePath, PathProblems, parse_yaml, read_text
 from bot.core.errors import DataError
 from bot.escalation.categories import CATEGORIES
 from bot.escalation.urgency import (
@@ -59,20 +59,6 @@ def load_detector(
     return build_detector(raw, lexicon, policy, document.lines)
 
 
-class _Problems:
-    """Problems at paths of the cue data, on the line of the nearest node when it has lines."""
-
-    def __init__(self, lines: Mapping[NodePath, int]) -> None:
-        self.lines = lines
-        self.out = Problems(CUES_FILE)
-
-    def __len__(self) -> int:
-        return len(self.out)
-
-    def add(self, path: NodePath, what: str) -> None:
-        self.out.add(what, nearest_line(self.lines, path))
-
-
 def build_detector(
     raw: Mapping[str, object],
     lexicon: Lexicon,
@@ -81,12 +67,12 @@ def build_detector(
 ) -> UrgencyDetector:
     """Validate the cue data, reporting every problem at once, one line each; `lines` are the
     lines of the file's nodes (bot/core/datafile.py), when it comes from one."""
-    problems = _Problems(lines or {})
+    problems = PathProblems(CUES_FILE, lines or {})
     # Stopwords stay in the message so that "what do i do" can match and windows keep their
     # length; a cue simply does not name them.
     plain = dataclasses.replace(lexicon, stopwords=frozenset())
     for key in sorted(set(raw) - _TOP_FIELDS):
-        problems.add((key,), f"{key}: unknown field")
+        problems.at((key,), f"{key}: unknown field")
     phrases = [
         *_phrases(raw.get(PRESSING), PRESSING, (PRESSING,), plain, 0.0, problems, set()),
         *_phrases(raw.get(CALM), CALM, (CALM,), plain, 0.0, problems, set()),
@@ -96,10 +82,10 @@ def build_detector(
     categories: dict[str, UrgencyCategory] = {}
     section = raw.get("categories")
     if not isinstance(section, Mapping):
-        problems.add(("categories",), "categories: expected a mapping of category slugs")
+        problems.at(("categories",), "categories: expected a mapping of category slugs")
         section = {}
     for slug in sorted(set(section) - set(CATEGORIES), key=str):
-        problems.add(("categories", slug), f"category {slug}: not one of {', '.join(CATEGORIES)}")
+        problems.at(("categories", slug), f"category {slug}: not one of {', '.join(CATEGORIES)}")
     for slug in CATEGORIES:
         built = _category(slug, section.get(slug), plain, policy, problems)
         if built is not None:
@@ -109,12 +95,12 @@ def build_detector(
     for slug, category in categories.items():
         for entry_id in category.guidance:
             if owners.setdefault(entry_id, slug) != slug:
-                problems.add(
+                problems.at(
                     ("categories", slug, "guidance"),
                     f"category {slug}: guidance: {entry_id} is already the guidance "
                     f"of {owners[entry_id]} (an entry is written for one category)",
                 )
-    problems.out.raise_any()
+    problems.raise_any()
     index: dict[tuple[bool, str], list[Phrase]] = defaultdict(list)
     for phrase in phrases:
         index[(phrase.literal, phrase.anchor)].append(phrase)
@@ -158,16 +144,16 @@ def _all_texts(raw: Mapping[str, object], top: tuple[str, ...]) -> list[str]:
 
 
 def _category(
-    slug: str, raw: object, lexicon: Lexicon, policy: UrgencyPolicy, problems: _Problems
+    slug: str, raw: object, lexicon: Lexicon, policy: UrgencyPolicy, problems: PathProblems
 ) -> tuple[UrgencyCategory, list[Phrase]] | None:
     where = f"category {slug}"
     path: NodePath = ("categories", slug)
     if not isinstance(raw, Mapping):
-        problems.add(path, f"{where}: missing (expected guidance, danger_first, cues)")
+        problems.at(path, f"{where}: missing (expected guidance, danger_first, cues)")
         return None
     before = len(problems)
     for key in sorted(set(raw) - _CATEGORY_FIELDS, key=str):
-        problems.add((*path, key), f"{where}: {key}: unknown field")
+        problems.at((*path, key), f"{where}: {key}: unknown field")
     raw_guidance = raw.get("guidance")
     guidance = [raw_guidance] if isinstance(raw_guidance, str) else raw_guidance
     if (
@@ -175,17 +161,17 @@ def _category(
         or not guidance
         or not all(isinstance(g, str) and g.strip() for g in guidance)
     ):
-        problems.add(
+        problems.at(
             (*path, "guidance"), f"{where}: guidance: expected an FAQ entry id or a list of them"
         )
         guidance = []
     danger_first = raw.get("danger_first", False)
     if not isinstance(danger_first, bool):
-        problems.add((*path, "danger_first"), f"{where}: danger_first: expected true or false")
+        problems.at((*path, "danger_first"), f"{where}: danger_first: expected true or false")
     seen: set[tuple[bool, tuple[str, ...]]] = set()
     cues = _phrases(raw.get("cues"), slug, (*path, "cues"), lexicon, policy.cue, problems, seen)
     if not cues and len(problems) == before:
-        problems.add((*path, "cues"), f"{where}: cues: expected at least one phrase")
+        problems.at((*path, "cues"), f"{where}: cues: expected at least one phrase")
     context = _phrases(
         raw.get("context", []), slug, (*path, "context"), lexicon, policy.context, problems, seen
     )
@@ -213,9 +199,9 @@ def _where(path: NodePath) -> str:
     return str(path[0])
 
 
-def _strings(raw: object, path: NodePath, problems: _Problems) -> list[str]:
+def _strings(raw: object, path: NodePath, problems: PathProblems) -> list[str]:
     if not isinstance(raw, list) or not all(isinstance(x, str | int) for x in raw):
-        problems.add(path, f"{_where(path)}: expected a list of phrases")
+        problems.at(path, f"{_where(path)}: expected a list of phrases")
         return []
     return [str(x) for x in raw]
 
@@ -226,7 +212,7 @@ def _phrases(
     path: NodePath,
     lexicon: Lexicon,
     weight: float,
-    problems: _Problems,
+    problems: PathProblems,
     seen: set[tuple[bool, tuple[str, ...]]],
 ) -> list[Phrase]:
     """Compile phrases to terms; one that reads the same as an earlier one is dropped."""
@@ -236,14 +222,14 @@ def _phrases(
         literal = text.startswith(LITERAL_MARK)
         slots = text.removeprefix(LITERAL_MARK).split()
         if len(slots) > MAX_PHRASE_WORDS:
-            problems.add(
+            problems.at(
                 (*path, n),
                 f"{where}: {text!r} has {len(slots)} words (at most {MAX_PHRASE_WORDS})",
             )
             continue
         variants = list(itertools.product(*(slot.split(ALTERNATIVE) for slot in slots)))
         if len(variants) > MAX_VARIANTS:
-            problems.add(
+            problems.at(
                 (*path, n),
                 f"{where}: {text!r} spells {len(variants)} phrases (at most {MAX_VARIANTS})",
             )
@@ -252,7 +238,7 @@ def _phrases(
             raw_words = casual(words(" ".join(variant)))
             terms = tuple(raw_words) if literal else tuple(analyse(raw_words, lexicon))
             if not terms:
-                problems.add((*path, n), f"{where}: {text!r} has no words to match")
+                problems.at((*path, n), f"{where}: {text!r} has no words to match")
                 break
             if (literal, terms) in seen:
                 continue

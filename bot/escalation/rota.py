@@ -173,42 +173,32 @@ class Gap:
     reason: str
 
 
+def _may_ping(rota: Rota, step: ChainStep) -> set[str]:
+    """Everyone a chain step could ping: a role's holders in the pattern (or the fallback), the
+    person, the group's people."""
+    if step.kind == "role":
+        return {
+            "primary": {s.primary for s in rota.pattern},
+            "backup": {s.backup for s in rota.pattern if s.backup},
+            "fallback": {rota.fallback},
+        }[step.name]
+    return {step.name} if step.kind == "person" else set(step.people)
+
+
 def named_people(rota: Rota) -> set[str]:
     """Everyone the rota names: the pattern, the fallback, and the chains' people and groups."""
-    chained = {
-        person
-        for chain in rota.chains.values()
-        for step in chain.steps
-        for person in ((step.name,) if step.kind == "person" else rota.groups.get(step.name, ()))
-        if step.kind != "role"
-    }
-    return (
-        {s.primary for s in rota.pattern}
-        | {s.backup for s in rota.pattern if s.backup}
-        | {rota.fallback}
-        | chained
-    )
+    steps = [step for chain in rota.chains.values() for step in chain.steps]
+    return set().union(*(_may_ping(rota, step) for step in (*DEFAULT_CHAIN.steps, *steps)))
 
 
 def unreachable_chains(rota: Rota, reachable: Callable[[str], bool]) -> list[str]:
     """Chains with no step that could reach anyone (a role counts when anyone who holds it in
     the pattern, or the fallback, has a linked chat account)."""
-    holders = {
-        "primary": {s.primary for s in rota.pattern},
-        "backup": {s.backup for s in rota.pattern if s.backup},
-        "fallback": {rota.fallback},
-    }
-    found = []
-    for chain in rota.chains.values() or [DEFAULT_CHAIN]:
-
-        def people(step: ChainStep) -> set[str]:
-            if step.kind == "role":
-                return holders[step.name]
-            return {step.name} if step.kind == "person" else set(rota.groups.get(step.name, ()))
-
-        if not any(reachable(p) for step in chain.steps for p in people(step)):
-            found.append(f"chain {chain.name}: no step can reach anyone by chat")
-    return found
+    return [
+        f"chain {chain.name}: no step can reach anyone by chat"
+        for chain in rota.chains.values() or [DEFAULT_CHAIN]
+        if not any(reachable(p) for step in chain.steps for p in _may_ping(rota, step))
+    ]
 
 
 # --- Who is on duty ----------------------------------------------------------------------------

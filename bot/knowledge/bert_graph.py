@@ -63,6 +63,10 @@ class _Builder:
         w = self.const(f"{name}.w", np.ascontiguousarray(weight.T))
         return self.op("Add", self.op("MatMul", x, w), self.const(f"{name}.b", bias))
 
+    def linear(self, x: str, w: Weights, prefix: str) -> str:
+        """The layer stored as PREFIX.weight and PREFIX.bias."""
+        return self.dense(x, w[f"{prefix}.weight"], w[f"{prefix}.bias"], prefix)
+
     def norm(self, x: str, w: Weights, prefix: str, eps: float) -> str:
         gamma = self.const(f"{prefix}.g", w[f"{prefix}.weight"])
         beta = self.const(f"{prefix}.b", w[f"{prefix}.bias"])
@@ -106,29 +110,14 @@ def build(weights: Weights, config: Mapping[str, Any]) -> tuple[bytes, dict[str,
         scores = b.op("Add", b.op("Mul", b.op("MatMul", q, k), scale), "bias")
         context = b.op("MatMul", b.op("Softmax", scores, axis=-1), v)
         context = b.op("Reshape", b.op("Transpose", context, perm=[0, 2, 1, 3]), join_heads)
-        attended = b.dense(
-            context,
-            weights[f"{a}.output.dense.weight"],
-            weights[f"{a}.output.dense.bias"],
-            f"{a}.out",
-        )
+        attended = b.linear(context, weights, f"{a}.output.dense")
         x = b.norm(b.op("Add", x, attended), weights, f"{a}.output.LayerNorm", eps)
-        up = b.dense(
-            x,
-            weights[f"{p}.intermediate.dense.weight"],
-            weights[f"{p}.intermediate.dense.bias"],
-            f"{p}.up",
-        )
+        up = b.linear(x, weights, f"{p}.intermediate.dense")
         # GELU, the exact one: 0.5 x (1 + erf(x / sqrt 2)).
         gelu = b.op(
             "Mul", b.op("Mul", up, half), b.op("Add", b.op("Erf", b.op("Mul", up, root_half)), one)
         )
-        down = b.dense(
-            gelu,
-            weights[f"{p}.output.dense.weight"],
-            weights[f"{p}.output.dense.bias"],
-            f"{p}.down",
-        )
+        down = b.linear(gelu, weights, f"{p}.output.dense")
         x = b.norm(b.op("Add", x, down), weights, f"{p}.output.LayerNorm", eps)
     b.nodes.append(b.helper.make_node("Identity", [x], ["hidden"]))
     graph = b.helper.make_graph(

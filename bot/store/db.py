@@ -211,9 +211,8 @@ class Database:
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only: it never takes SQLite's write turn, so a read that a slow
         call follows does not hold up other processes' writes."""
-        async with self.sessions() as session, session.begin():
-            yield session
-            await session.rollback()
+        async with self.sessions() as session:
+            yield session  # closed without a commit: rolled back
 
     async def ping(self) -> None:
         try:

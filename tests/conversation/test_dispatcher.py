@@ -1,7 +1,8 @@
 """The dispatcher against a real database and the real knowledge base."""
 
+import asyncio
 import re
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import pytest
 from sqlalchemy import func, select, text
@@ -18,6 +19,7 @@ from bot.store import Database
 from bot.store.models import (
     AnswerFeedback,
     HotlineRequest,
+    Identity,
     Person,
     QuestionLog,
     RequestKind,
@@ -261,3 +263,39 @@ async def test_a_new_question_runs_the_model_once_for_the_matcher_and_the_urgenc
     assert embedder.computed == before + 1
     await say(d, member, "/help")  # commands never run the model
     assert embedder.computed == before + 1
+
+
+@dataclass
+class WriterLookup:
+    """A platform's profile look-up that, like a slow users.info, runs while other work goes
+    on: here, another write. Inside the message's transaction it would wait on SQLite's write
+    turn that the dispatcher holds, and time out; before it, it goes straight through."""
+
+    db: Database
+    email: str
+    asked: list[str] = field(default_factory=list)
+
+    async def email_of(self, user_id: str) -> str | None:
+        async with asyncio.timeout(5), self.db.session() as session:
+            await session.execute(text("SELECT 1"))
+        self.asked.append(user_id)
+        return self.email
+
+
+async def test_a_platform_look_up_runs_outside_the_message_transaction(
+    db: Database, kb: KnowledgeBase
+) -> None:
+    member = await make_person(db, linked=False)
+    lookup = WriterLookup(db, member.email)
+    deps = make_deps(kb, load_detector(DATA, load_lexicon(DATA / "language")))
+    d = Dispatcher(db, deps, DispatcherConfig(), profiles={"slack": lookup})
+    message = IncomingMessage("slack", "D1", "U123", text="how do i book a course")
+    await d.handle(message)
+    assert lookup.asked == ["U123"]
+    async with db.session() as session:
+        linked = await session.scalar(
+            select(Identity).where(Identity.channel == "slack", Identity.external_id == "U123")
+        )
+    assert linked is not None and linked.person_id == member.id
+    await d.handle(message)
+    assert lookup.asked == ["U123"]  # a linked sender is not looked up again

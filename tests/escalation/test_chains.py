@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.core import texts
 from bot.core.errors import DataError
 from bot.escalation.chains import DEFAULT_CHAIN
+from bot.escalation.rota import named_people, unreachable_chains
 from bot.escalation.rota_file import parse_rota, parse_rota_text
 from bot.store.models import HotlineRequest, Person, Role
 from bot.store.timeline import events_of
@@ -255,3 +256,47 @@ def test_rota_show_says_who_a_category_would_ping_in_order(tmp_path: Path) -> No
     wrong = run_hotline("rota", "show", "--category", "weather", env=env)
     assert wrong.returncode != 0 and "unknown category 'weather'" in wrong.stdout + wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_the_people_a_chain_names_are_checked_like_the_rota_s_own() -> None:
+    text = rota_yaml("a@x.org", "b@x.org", "c@x.org", wake="[safeguarding]") + (
+        "groups:\n  advisers: [g1@x.org, g2@x.org]\n"
+        "chains:\n"
+        "  default:\n    - {role: primary}\n    - {role: fallback}\n"
+        "  sg:\n    - {group: advisers}\n    - {person: p@x.org, out_of_hours: true}\n"
+        "routes:\n  safeguarding: sg\n"
+    )
+    rota = parse_rota_text(text, "rota.yaml")
+    assert named_people(rota) == {
+        "a@x.org",
+        "b@x.org",
+        "c@x.org",
+        "g1@x.org",
+        "g2@x.org",
+        "p@x.org",
+    }
+    # The safeguarding chain's group and person have no chat account; the default's do.
+    reachable = {"a@x.org", "c@x.org"}
+    assert unreachable_chains(rota, reachable.__contains__) == [
+        "chain sg: no step can reach anyone by chat"
+    ]
+    assert unreachable_chains(rota, {"g2@x.org", "a@x.org"}.__contains__) == []
+
+
+def test_rota_import_refuses_chain_people_not_in_the_directory(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"}
+    for args in (
+        ("db", "upgrade"),
+        ("directory", "import", str(DATA / "example" / "directory.yaml")),
+    ):
+        assert run_hotline(*args, env=env).returncode == 0, args
+    example = (DATA / "example" / "rota.yaml").read_text("utf-8")
+    rota = tmp_path / "rota.yaml"
+    rota.write_text(example.replace("[lucy.brennan@", "[nobody.here@"), "utf-8")
+    refused = run_hotline("rota", "import", str(rota), env=env)
+    assert refused.returncode == 1
+    assert (
+        "rota.yaml: nobody.here@partnership.example.org: not in the directory"
+        in refused.stdout + refused.stderr
+    )
+    assert "Traceback" not in refused.stderr
