@@ -44,6 +44,7 @@ from bot.directory.identities import identify_with_open_request
 from bot.escalation import request_for_question
 from bot.escalation.hotline import open_requests_of
 from bot.escalation.rota_store import current_rota
+from bot.escalation.urgency import Urgency
 from bot.knowledge import MatchResult
 from bot.store.db import Database
 from bot.store.models import HotlineRequest, Person, QuestionLog, RequestKind
@@ -70,6 +71,15 @@ def clean_text(text: str) -> str:
 
 
 Handler = Callable[[Context, str], Awaitable[list[Reply]]]  # a button action's handler
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the knowledge base and the urgency detector make of a question: worked out before
+    the transaction, so that no database lock is held while they run."""
+
+    result: MatchResult
+    urgency: Urgency
 
 
 class Dispatcher:
@@ -131,12 +141,28 @@ class Dispatcher:
         await self._embed_first(message, text)
         await self._refresh_knowledge()
         email = await self._profile_email(message, text)
-        async with self.db.session() as session:
+        reading = self._read(message, text)
+
+        async def work(session: AsyncSession) -> list[Reply]:
             try:
-                return await self._in_session(session, message, text, email)
+                return await self._in_session(session, message, text, email, reading)
             finally:
                 if session.info.get(QUEUED):
                     queued.append(True)
+
+        return await self.db.transaction(work)
+
+    def _read(self, message: IncomingMessage, text: str) -> Reading | None:
+        """A question's reading; None for a button, a command, an invitation code or a message
+        too long to take."""
+        if (
+            message.action is not None
+            or text.startswith("/")
+            or len(text) > self.config.max_message_chars
+            or invite_code_in(text) is not None
+        ):
+            return None
+        return Reading(self.kb.match(text), self.deps.urgency.detect(text))
 
     async def _refresh_knowledge(self) -> None:
         """Phrasings taught in another process: a version check at most every few seconds."""
@@ -166,7 +192,12 @@ class Dispatcher:
         return await profile_email(self.db, message, lookup)
 
     async def _in_session(
-        self, session: AsyncSession, message: IncomingMessage, text: str, email: str | None
+        self,
+        session: AsyncSession,
+        message: IncomingMessage,
+        text: str,
+        email: str | None,
+        reading: Reading | None,
     ) -> list[Reply]:
         if message.update_id is not None and not await first_delivery(session, message):
             log.info("redelivery dropped channel=%s update=%s", message.channel, message.update_id)
@@ -193,7 +224,8 @@ class Dispatcher:
             return await self._on_action(ctx, message.action)
         if text.startswith("/"):
             return await self._on_command(ctx, text)
-        return await self._on_question(ctx, text)
+        assert reading is not None  # a question: read before the transaction
+        return await self._on_question(ctx, text, reading)
 
     async def _link_with_code(
         self, session: AsyncSession, message: IncomingMessage, code: str, now: datetime
@@ -237,8 +269,8 @@ class Dispatcher:
 
     # Questions
 
-    async def _on_question(self, ctx: Context, text: str) -> list[Reply]:
-        result = self.kb.match(text)
+    async def _on_question(self, ctx: Context, text: str, reading: Reading) -> list[Reply]:
+        result = reading.result
         question = await log_question(ctx.session, ctx.person, ctx.message.channel, result)
         log.info("question id=%s band=%s match=%s", question.id, result.band, question.matched_id)
         if not is_member(ctx.person):
@@ -248,7 +280,7 @@ class Dispatcher:
         open_requests = (
             await open_requests_of(ctx.session, ctx.person) if ctx.may_have_open_request else []
         )
-        urgency = self.deps.urgency.detect(text)
+        urgency = reading.urgency
         if urgency.urgent and await self._is_new_emergency(ctx, urgency.category, open_requests):
             return [urgent_prompt(question, open_requests)]
         if not open_requests:

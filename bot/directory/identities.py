@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from bot.store.models import HotlineRequest, Identity, Person, RequestStatus
 
-
-def _by_account(channel: str, external_id: str) -> Select[Person]:
-    return (
-        select(Person)
-        .join(Identity, Identity.person_id == Person.id)
-        .where(
-            Identity.channel == channel,
-            Identity.external_id == external_id,
-            Person.active.is_(True),
-        )
-        .options(joinedload(Person.school))
+_BY_ACCOUNT = (
+    select(Person)
+    .join(Identity, Identity.person_id == Person.id)
+    .where(
+        Identity.channel == bindparam("channel"),
+        Identity.external_id == bindparam("external_id"),
+        Person.active.is_(True),
     )
+    .options(joinedload(Person.school))
+)
+# Built once, as it runs for every message: its cache key is worked out once, not per message.
+_WITH_OPEN = _BY_ACCOUNT.add_columns(
+    select(HotlineRequest.id)
+    .where(
+        HotlineRequest.person_id == Person.id,
+        HotlineRequest.status != RequestStatus.RESOLVED,
+    )
+    .exists()
+)
 
 
 async def identify(session: AsyncSession, channel: str, external_id: str) -> Person | None:
-    return await session.scalar(_by_account(channel, external_id))
+    return await session.scalar(_BY_ACCOUNT, {"channel": channel, "external_id": external_id})
 
 
 async def identify_with_open_request(
@@ -31,15 +38,8 @@ async def identify_with_open_request(
 ) -> tuple[Person, bool] | None:
     """The person and whether they have an unresolved hotline request, in one query: this runs
     for every message, and most people have none open."""
-    has_open = (
-        select(HotlineRequest.id)
-        .where(
-            HotlineRequest.person_id == Person.id,
-            HotlineRequest.status != RequestStatus.RESOLVED,
-        )
-        .exists()
-    )
-    row = (await session.execute(_by_account(channel, external_id).add_columns(has_open))).first()
+    found = await session.execute(_WITH_OPEN, {"channel": channel, "external_id": external_id})
+    row = found.first()
     return (row[0], bool(row[1])) if row is not None else None
 
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,8 +23,19 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.core.errors import StoreUnavailableError
+from bot.store.sqlite_inline import inline_url
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Execution options the SQLite begin hook reads (see _on_sqlite_begin).
+READ_ONLY = "hotline_read_only"
+NO_WAIT = "hotline_no_wait"
+# While another process writes, BEGIN IMMEDIATE is tried again after these pauses (doubling).
+FIRST_PAUSE_S = 0.001
+LONGEST_PAUSE_S = 0.05
+
+T = TypeVar("T")
 
 
 def is_sqlite(url: URL | str) -> bool:
@@ -141,11 +153,33 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _on_sqlite_begin(connection: Any) -> None:
+def _on_sqlite_begin(connection: Connection) -> None:
     # A deferred transaction that reads and then writes fails at once ("database is locked")
     # when another connection committed in between; IMMEDIATE takes the write lock up front, so
-    # concurrent writers wait (busy timeout) and then see each other's work.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # concurrent writers queue and then see each other's work. Readers (READ_ONLY) take a
+    # deferred BEGIN: in WAL mode they never wait and never hold up a writer. With NO_WAIT the
+    # BEGIN does not wait for another process's write lock: it fails at once, and
+    # Database.session waits by sleeping, not by blocking the event loop (bot.store.sqlite_inline).
+    options = connection.get_execution_options()
+    raw = connection.connection.dbapi_connection
+    assert raw is not None
+    if options.get(READ_ONLY):
+        raw.execute("BEGIN")
+        return
+    if not options.get(NO_WAIT):
+        raw.execute("BEGIN IMMEDIATE")
+        return
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
 
 
 def check_sqlite_file(url: URL | str) -> None:
@@ -174,24 +208,31 @@ def make_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
     u = make_url(url)
     if is_sqlite(u):
         check_sqlite_file(u)
-        engine = create_async_engine(u, **kwargs)
+        engine = create_async_engine(inline_url(u), **kwargs)
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pool_pre_ping: it costs three round trips (BEGIN, a ping, ROLLBACK) per checkout. A
+    # connection the server dropped fails its first statement instead, which invalidates the
+    # pool; Database.transaction runs such work once more.
     return create_async_engine(u, **kwargs)
 
 
 class Database:
-    """The engine and its session factory; `session()` commits on success, rolls back on error."""
+    """The engine and its session factories: `session()` is a transaction that commits on
+    success and rolls back on error, `reading()` a session for reads only, `transaction(work)`
+    a transaction run once more when the connection turns out to be dead."""
 
     def __init__(self, url: URL | str, **engine_kwargs: Any) -> None:
         self.url = make_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
         # SQLite has one writer at a time. Within a process, transactions queue here in order
-        # instead of each holding a pooled connection in a busy-wait (which, under load, ends
-        # in "database is locked"); other processes still meet the busy timeout.
+        # (with the inline driver a transaction does not yield while it runs its SQL, so the turn
+        # is held no longer than that); between processes, BEGIN IMMEDIATE waits by sleeping.
         self._sqlite_turn = asyncio.Lock() if self.is_sqlite else None
 
     @property
@@ -201,17 +242,75 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         if self._sqlite_turn is None:
-            async with self.sessions() as session, session.begin():
+            async with self._committed(self.sessions()) as session:
                 yield session
             return
-        async with self._sqlite_turn, self.sessions() as session, session.begin():
+        async with self._sqlite_turn, self._committed(await self._begin_writing()) as session:
             yield session
+
+    @staticmethod
+    @asynccontextmanager
+    async def _committed(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+        """Commit what the work left in its transaction (work may commit part-way); roll back
+        on error. A transaction that a failed flush ended (work that caught the error and
+        answered for it) is not committed: it is rolled back as the session closes."""
+        try:
+            yield session
+            transaction = session.get_transaction()
+            if transaction is not None and transaction.is_active:
+                await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            await session.close()
+
+    async def _begin_writing(self) -> AsyncSession:
+        """A SQLite session in a write transaction; while another process holds the write lock,
+        asked again after a pause, up to the busy timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        pause = FIRST_PAUSE_S
+        while True:
+            session = self.sessions()
+            try:
+                # BEGIN IMMEDIATE without waiting; the option holds for this first BEGIN only (a
+                # transaction that commits part-way begins its next part the ordinary way).
+                await session.connection(execution_options={NO_WAIT: True})
+                return session
+            except OperationalError as exc:
+                await session.close()
+                if not _is_locked(exc) or loop.time() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE_S)
+
+    async def transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`work` in one transaction, committed. On PostgreSQL, when its connection turns out to
+        be dead before the commit (the server restarted; there is no pre-ping), it runs once
+        more on a fresh connection: `work` must have no effect outside its session. A failure
+        at the commit itself is never retried, as the commit may have landed."""
+        retried = False
+        while True:
+            in_work = False
+            try:
+                async with self.session() as session:
+                    try:
+                        return await work(session)
+                    except DBAPIError:
+                        in_work = True
+                        raise
+            except DBAPIError as exc:
+                if retried or not in_work or not exc.connection_invalidated:
+                    raise
+                retried = True
+                log.warning("database connection lost; running the transaction again")
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads only: it never takes SQLite's write turn, so a read that a slow
-        call follows does not hold up other processes' writes."""
-        async with self.sessions() as session:
+        """A session for reads only: it takes neither this process's write turn nor SQLite's
+        write lock, so a read that a slow call follows holds up no writer."""
+        async with self._readers() as session:
             yield session  # closed without a commit: rolled back
 
     async def ping(self) -> None:

@@ -1,5 +1,5 @@
-"""Digest faults with real processes: `hotline digest send` killed with SIGKILL halfway through
-2,000 deliveries and run again, and two `digest send` at once on one PostgreSQL. Each process
+"""Digest faults with real processes: `hotline digest send` killed with SIGKILL early, halfway
+and late through 2,000 deliveries and run again, and two `digest send` at once on one PostgreSQL. Each process
 talks to the fake Telegram Bot API over HTTP through the real TelegramSender, Throttle and outbox;
 the fake counts the messages it accepted per chat, so "once" is checked at the platform's edge.
 The tests wait for what the processes report (the fake's counts, a progress line, an exit), never
@@ -106,12 +106,14 @@ async def run_status(db: Database) -> DigestRunStatus:
     return run.status
 
 
-async def test_a_send_killed_halfway_is_finished_by_the_next_without_resending(
-    db: Database, db_url: str, tmp_path: Path
+@pytest.mark.parametrize("kill_at", [0.1, 0.5, 0.8], ids=["early", "halfway", "late"])
+async def test_a_killed_send_is_finished_by_the_next_without_resending(
+    db: Database, db_url: str, tmp_path: Path, kill_at: float
 ) -> None:
-    """SIGKILL once the platform has accepted half of 2,000 digests (and half a claim batch
-    more, so that the kill falls while a batch is in flight); the next `digest send` sends the
-    rest, and nobody whose delivery was recorded as sent gets a second one.
+    """SIGKILL once the platform has accepted a tenth, half or four fifths of 2,000 digests (and
+    half a claim batch more, so that the kill falls while a batch is in flight); the next
+    `digest send` sends the rest, and nobody whose delivery was recorded as sent gets a second
+    one.
 
     Delivery is at least once, by design (outbox.py): a message the platform accepted but the
     killed process never recorded as sent (its row still `sending`, under a lease nobody renews
@@ -126,14 +128,15 @@ async def test_a_send_killed_halfway_is_finished_by_the_next_without_resending(
     everyone = {chat(n) for n in range(MEMBERS)}
     async with fake_telegram() as (fake, started):
         first = start_send(db_url, fake, week, started, tmp_path)
+        kill_after = int(MEMBERS * kill_at)
         await until(
-            lambda: fake.accepted >= MEMBERS // 2 + CLAIM_BATCH // 2,
-            "half the digests accepted",
+            lambda: fake.accepted >= kill_after + CLAIM_BATCH // 2,
+            f"{kill_after} digests accepted",
             alive=[first],
         )
         assert await first.stopped(signal.SIGKILL) == -signal.SIGKILL, first.output()
         at_kill = dict(fake.sends_per_chat())
-        assert MEMBERS // 2 <= len(at_kill) < MEMBERS, "not killed halfway"
+        assert kill_after <= len(at_kill) < MEMBERS, "not killed part-way"
         state = await chats_by_status(db)
         in_flight = state[OutboxStatus.SENDING]
         assert state[OutboxStatus.SENT] <= set(at_kill), "recorded sent before it was accepted"
