@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.core.errors import StoreUnavailableError
+from bot.store.checkpoint import Checkpointer
 from bot.store.sqlite_inline import inline_url
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,8 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Checkpoints run in a thread (bot/store/checkpoint.py), not in a commit on the event loop.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -234,6 +237,8 @@ class Database:
         # (with the inline driver a transaction does not yield while it runs its SQL, so the turn
         # is held no longer than that); between processes, BEGIN IMMEDIATE waits by sleeping.
         self._sqlite_turn = asyncio.Lock() if self.is_sqlite else None
+        path = sqlite_path(self.url)
+        self.checkpointer = Checkpointer(path) if path is not None else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -247,6 +252,8 @@ class Database:
             return
         async with self._sqlite_turn, self._committed(await self._begin_writing()) as session:
             yield session
+        if self.checkpointer is not None:
+            self.checkpointer.wrote()
 
     @staticmethod
     @asynccontextmanager
@@ -323,4 +330,6 @@ class Database:
             ) from None
 
     async def dispose(self) -> None:
+        if self.checkpointer is not None:
+            await self.checkpointer.close()
         await self.engine.dispose()

@@ -178,3 +178,28 @@ async def test_postgres_work_runs_again_on_a_connection_the_server_dropped(
     await db.transaction(work)
     assert attempts == 2 and len(pids) == 1 and pids[0] != pid
     assert await schools(db) == 1
+
+
+async def test_sqlite_checkpoints_run_in_a_thread_every_so_many_writes(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    checkpointer = sqlite_db.checkpointer
+    assert checkpointer is not None
+    checkpointer.every = 5
+    async with sqlite_db.reading() as session:  # no commit on the loop checkpoints by itself
+        assert await session.scalar(text("PRAGMA wal_autocheckpoint")) == 0
+    for n in range(5):
+        async with sqlite_db.session() as session:
+            session.add(School(code=f"s{n}", name=f"School {n}", phase="primary"))
+    await checkpointer.close()  # waits for the one that started
+    assert checkpointer.runs == 1
+    # The checkpoint copied the log into the database file: the file alone has the rows.
+    path = sqlite_path(sqlite_db.url)
+    assert path is not None
+    alone = tmp_path / "alone.db"
+    alone.write_bytes(path.read_bytes())
+    copy = sqlite3.connect(alone)
+    try:
+        assert copy.execute("SELECT count(*) FROM schools").fetchone() == (5,)
+    finally:
+        copy.close()
