@@ -35,7 +35,10 @@ from bot.store.timeline import add_event
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=6)
+# A killed sender's rows are due again at most LEASE after its last renewal: with the sender
+# loop's 1 s poll and a restart, a ping it held goes out within 5 s of the restart. Renewed every
+# second while held, so a slow send keeps its row through two missed renewals.
+LEASE = timedelta(seconds=3)
 RENEW_EVERY_S = LEASE.total_seconds() / 3
 # Sends in flight at once (to different chats); also the most a crash can repeat, since a send
 # holds its slot until the platform's acceptance is recorded.
