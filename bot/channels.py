@@ -2,9 +2,12 @@
 digest and replies), the profile look-ups the dispatcher may use, and the inbound channels that
 `connect` builds once there is a dispatcher.
 
-`open_platforms(settings, polling=...)` initialises each platform's client (Telegram's getMe,
-Slack's auth on first use). The console sender is always there: JSON lines by default, or the
-caller's own (the terminal chat's, which numbers buttons).
+`open_platforms(settings, polling=...)` opens each platform's client and then makes the set-up
+calls (Telegram's getMe; Slack authenticates on first use). With `set_up=False` the senders can
+send at once and the caller makes those calls later (`Platforms.set_up`): a restarted process
+delivers the pings already due while Telegram answers its getMe (bot/app.py). The console
+sender is always there: JSON lines by default, or the caller's own (the terminal chat's, which
+numbers buttons).
 """
 
 from __future__ import annotations
@@ -42,6 +45,14 @@ class Platforms:
     senders: dict[str, Sender]
     telegram_sender: TelegramSender | None = None
     slack_sender: SlackSender | None = None
+
+    async def set_up(self) -> None:
+        """The platforms' set-up calls: Telegram's getMe, which refuses a wrong token
+        (ConfigError)."""
+        if self.telegram_sender is not None:
+            from bot.handlers.telegram import initialize
+
+            await initialize(self.telegram_sender.application)
 
     def profiles(self) -> dict[str, ProfileLookup]:
         """Platforms that vouch for their users' emails (Slack's users.info)."""
@@ -100,6 +111,7 @@ async def open_platforms(
     polling: bool = False,
     console_out: TextIO = sys.stdout,
     console: Sender | None = None,
+    set_up: bool = True,
 ) -> AsyncIterator[Platforms]:
     senders: dict[str, Sender] = {CONSOLE: console or ConsoleSender(console_out, as_json=True)}
     async with AsyncExitStack() as stack:
@@ -110,12 +122,15 @@ async def open_platforms(
         if settings.slack_bot_token:
             slack = await stack.enter_async_context(_slack(settings))
             senders[slack.channel] = slack
-        yield Platforms(settings, senders, telegram, slack)
+        platforms = Platforms(settings, senders, telegram, slack)
+        if set_up:
+            await platforms.set_up()
+        yield platforms
 
 
 @asynccontextmanager
 async def _telegram(settings: Settings, polling: bool) -> AsyncIterator[TelegramSender]:
-    from bot.handlers.telegram import TelegramSender, build_application, initialize
+    from bot.handlers.telegram import TelegramSender, build_application, close, open_transport
 
     assert settings.telegram_token is not None
     application = build_application(
@@ -124,12 +139,12 @@ async def _telegram(settings: Settings, polling: bool) -> AsyncIterator[Telegram
         settings.platform_timeout_s,
         polling=polling,
     )
-    await initialize(application)
+    await open_transport(application)
     throttle = Throttle(settings.telegram_max_per_second, settings.telegram_chat_interval_s)
     try:
         yield TelegramSender(application, throttle)
     finally:
-        await application.shutdown()
+        await close(application)
 
 
 @asynccontextmanager

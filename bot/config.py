@@ -6,19 +6,68 @@ the command line can stop with exit status 2 and no traceback.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from bot.core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# SQLAlchemy's grammar of a database URL (`_parse_url` in sqlalchemy/engine/url.py), so that the
+# setting is checked without importing SQLAlchemy: that alone takes a quarter of a second, which
+# `hotline ask` on SQLite never needs. `Settings.db_url` is SQLAlchemy's own parse of it;
+# tests/test_config.py holds the two to the same answers.
+_URL = re.compile(
+    r"""
+        (?P<name>[\w\+]+)://
+        (?:
+            (?P<username>[^:/]*)
+            (?::(?P<password>[^@]*))?
+        @)?
+        (?:
+            (?:
+                \[(?P<ipv6host>[^/\?]+)\] |
+                (?P<ipv4host>[^/:\?]+)
+            )?
+            (?::(?P<port>[^/\?]*))?
+        )?
+        (?:/(?P<database>[^\?]*))?
+        (?:\?(?P<query>.*))?
+    """,
+    re.X,
+)
+
+
+class DatabaseUrl(NamedTuple):
+    """What the settings need of a database URL: its driver, its database (a SQLite file name,
+    unquoted as SQLAlchemy does) and the text after `driver://`."""
+
+    drivername: str
+    database: str | None
+    rest: str
+
+
+def split_url(value: str) -> DatabaseUrl:
+    """Raises ValueError for what SQLAlchemy's `make_url` refuses (or reads a port it cannot
+    use from)."""
+    m = _URL.match(value)
+    if m is None:
+        raise ValueError(f"malformed URL {value!r}")
+    port = m.group("port")
+    if port and not port.isdigit():
+        raise ValueError(f"malformed URL {value!r} (port {port!r})")
+    database = m.group("database")
+    rest = value[m.end("name") + len("://") :]
+    return DatabaseUrl(m.group("name"), unquote(database) if database is not None else None, rest)
 
 
 def _check_timezone(value: str) -> str:
@@ -79,6 +128,9 @@ class Settings(BaseSettings):
     staff_chat: str | None = None
     # the bot's own log (and uvicorn's) in `hotline serve`, `run` and `worker`
     log_level: str = "INFO"
+    # gc.freeze() after start-up in the long-running processes (bot/app.py, settle_heap); off
+    # only to measure what it saves (bench/throughput.py --gc-freeze both)
+    gc_freeze: bool = True
 
     # The weekly digest
     # crontab form in TIMEZONE; day names, not numbers (APScheduler 3 counts 0 as Monday)
@@ -107,22 +159,19 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
-        try:
-            url = make_url(value)
-        except ArgumentError as exc:
-            raise ValueError(f"malformed URL {value!r}") from exc
-        if url.drivername in ("sqlite", "postgresql", "postgres"):
+        url = split_url(value)
+        driver = url.drivername
+        if driver in ("sqlite", "postgresql", "postgres"):
             # Accept the plain forms people paste and pick the async driver for them.
-            driver = "sqlite+aiosqlite" if url.drivername == "sqlite" else "postgresql+asyncpg"
-            url = url.set(drivername=driver)
-        if url.drivername not in SUPPORTED_DRIVERS:
+            driver = "sqlite+aiosqlite" if driver == "sqlite" else "postgresql+asyncpg"
+        if driver not in SUPPORTED_DRIVERS:
             raise ValueError(
-                f"unsupported database {url.drivername!r} (use sqlite+aiosqlite:///FILE "
+                f"unsupported database {driver!r} (use sqlite+aiosqlite:///FILE "
                 "or postgresql+asyncpg://USER@HOST/DB)"
             )
-        if url.drivername.startswith("sqlite") and not url.database:
+        if driver.startswith("sqlite") and not url.database:
             raise ValueError("a SQLite URL needs a file name, e.g. sqlite+aiosqlite:///hotline.db")
-        return url.render_as_string(hide_password=False)
+        return f"{driver}://{url.rest}"
 
     @field_validator("staff_chat")
     @classmethod
@@ -144,7 +193,22 @@ class Settings(BaseSettings):
 
     @property
     def db_url(self) -> URL:
+        from sqlalchemy.engine import make_url
+
         return make_url(self.database_url)
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file, read without SQLAlchemy; None for PostgreSQL and for an
+        in-memory database (as `bot.store.db.sqlite_path`)."""
+        url = split_url(self.database_url)
+        if (
+            not url.drivername.startswith("sqlite")
+            or not url.database
+            or url.database == ":memory:"
+        ):
+            return None
+        return Path(url.database)
 
     @property
     def staff_chat_targets(self) -> tuple[tuple[str, str], ...]:

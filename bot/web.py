@@ -4,7 +4,8 @@
   or missing one is 403 and nothing is processed.
 - `/slack/events`: Bolt checks the signature (401 for a bad or stale one) and routes.
 - `/healthz`: 200 when the database answers and is migrated, else 503 with the reason.
-- `/metrics`: Prometheus text.
+- `/metrics`: Prometheus text, with this process's event-loop lag (`metrics.LoopLag`, watched
+  from the end of start-up to shutdown).
 Bodies over `MAX_BODY_BYTES` are refused with 413 before they are read into memory.
 """
 
@@ -88,7 +89,9 @@ def _error(status: int, message: str) -> JSONResponse:
 def web_process(settings: Settings, deps: Deps) -> ASGIApp:
     """`hotline serve`'s app: its lifespan opens the bot (database, platforms, loops) before the
     first request and closes it after the last, and sets the Telegram webhook (or, without a
-    webhook URL, the command menu) once the bot is open."""
+    webhook URL, the command menu) once the bot is open. The event-loop lag is watched from then
+    on (start-up's own pauses are not the loop's lag under traffic)."""
+    loop_lag = metrics.LoopLag()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -103,10 +106,11 @@ def web_process(settings: Settings, deps: Deps) -> ASGIApp:
                 else:
                     await telegram.register_commands()
             app.state.bot = bot
-            settle_heap()
-            yield
+            settle_heap(settings.gc_freeze)
+            async with loop_lag.watching():
+                yield
 
-    return build_web_app(settings.max_body_bytes, lifespan=lifespan)
+    return build_web_app(settings.max_body_bytes, lifespan=lifespan, loop_lag=loop_lag)
 
 
 def build_web_app(
@@ -114,8 +118,10 @@ def build_web_app(
     *,
     bot: Bot | None = None,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    loop_lag: metrics.LoopLag | None = None,
 ) -> ASGIApp:
-    """The routes, reading the bot from the app's state: set by `lifespan`, or given (tests)."""
+    """The routes, reading the bot from the app's state: set by `lifespan`, or given (tests).
+    `loop_lag`: the event-loop monitor whose figures `/metrics` shows (none without one)."""
 
     async def telegram_webhook(request: Request) -> Response:
         running = _bot(request)
@@ -163,7 +169,9 @@ def build_web_app(
 
     async def metrics_page(request: Request) -> Response:
         running = _bot(request)
-        body = await metrics.scrape(running.db, running.dispatcher.handled, utcnow())
+        body = await metrics.scrape(
+            running.db, running.dispatcher.handled, utcnow(), loop_lag=request.app.state.loop_lag
+        )
         return Response(body, media_type=metrics.CONTENT_TYPE)
 
     app = Starlette(
@@ -177,4 +185,5 @@ def build_web_app(
     )
     if bot is not None:
         app.state.bot = bot
+    app.state.loop_lag = loop_lag
     return BodyLimit(app, max_body_bytes)

@@ -6,27 +6,51 @@ import argparse
 import asyncio
 import logging
 import signal
-from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.commands.common import check_database, settings
+from bot.commands.common import check_database, run_fast, settings, with_db
 from bot.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.conversation.context import Deps
+    from bot.store import Database
     from bot.store.models import Person
 
+log = logging.getLogger(__name__)
 
-def _ready(s: Settings) -> Deps:
-    """The knowledge base and urgency cues (refusing invalid ones), then a database that answers
-    and is migrated: checked before anything starts, so that a problem is one line."""
+
+def _ready(s: Settings, *, sweep_first: bool = False) -> Deps:
+    """The knowledge base and urgency cues (refusing invalid ones) and a database that answers
+    and is migrated, checked before anything starts, so that a problem is one line.
+
+    `sweep_first` (`run`, `serve`, `worker`): the database first, and the escalation steps that
+    fell due while no process was running are taken before anything else loads (the knowledge
+    base, the model, the platforms): a restart pings due escalations at once. The sender loop
+    then starts before the platforms' set-up calls (bot/app.py, `open_bot`)."""
+    if sweep_first:
+        first_sweep(s)
     from bot.app import build_deps
 
     deps = build_deps(s)
-    check_database()
+    if not sweep_first:
+        check_database()
     return deps
+
+
+def first_sweep(s: Settings) -> int:
+    """One sweep of due escalation steps (bot/escalation/sweeper.py) on a database that answers
+    and is migrated, importing no more than that needs; how many steps it took."""
+    from bot.escalation.sweeper import sweep
+    from bot.loading import escalation_config
+
+    async def work(db: Database) -> int:
+        return await sweep(db, escalation_config(s))
+
+    taken = with_db(work)
+    log.info("first sweep: %d due escalation steps taken", taken)
+    return taken
 
 
 def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
@@ -60,7 +84,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
         choices = Choices()
         console = ConsoleSender(out, choices=choices)
         async with open_bot(s, deps=deps, console=console, chat_ids=chats) as bot:
-            settle_heap()
+            settle_heap(s.gc_freeze)
             chat = ConsoleChat(bot.dispatcher, email, out=out, choices=choices)
             who = (
                 f"{person.name} ({person.role.value})"
@@ -92,8 +116,6 @@ def _until_signalled() -> asyncio.Event:
 def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     """Every configured channel and the schedulers in one process (development: Telegram by
     long polling, Slack by Socket Mode); the console alone when no platform is configured."""
-    from bot.app import open_bot, settle_heap
-
     s = settings()
     if not (s.telegram_token or s.slack_bot_token):
         if not args.as_email:
@@ -103,7 +125,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             )
         return cmd_chat(args, out)
     follow_log_level(s.log_level)
-    deps = _ready(s)
+    deps = _ready(s, sweep_first=True)
+    from bot.app import open_bot, settle_heap  # after the first sweep: the rest of the bot
+
     if s.slack_bot_token and not s.slack_app_token:
         print(
             "Slack: no SLACK_APP_TOKEN, so no Socket Mode here; Slack events need "
@@ -117,7 +141,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
             open_bot(s, deps=deps, polling=True, console_out=out) as bot,
             AsyncExitStack() as stack,
         ):
-            settle_heap()
+            settle_heap(s.gc_freeze)
             running = []
             if bot.inbound.telegram is not None:
                 await stack.enter_async_context(bot.inbound.telegram.polling())
@@ -134,10 +158,6 @@ def cmd_run(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     """The web process: webhooks, health and metrics, plus the sweeper and sender loop."""
-    import uvicorn
-
-    from bot.web import web_process
-
     s = settings()
     if s.slack_bot_token and not s.slack_signing_secret:
         raise ConfigError("SLACK_SIGNING_SECRET: needed to receive Slack events over HTTP")
@@ -147,7 +167,10 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             "(any long random string; Telegram sends it back with every update)"
         )
     follow_log_level(s.log_level)
-    deps = _ready(s)
+    deps = _ready(s, sweep_first=True)
+    import uvicorn  # after the first sweep, as the rest of the bot
+
+    from bot.web import web_process
 
     async def run() -> None:
         config = uvicorn.Config(
@@ -170,32 +193,21 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         if not server.started:
             raise ConfigError("the web process did not start (its log above says why)")
 
-    _run_fast(run())
+    run_fast(run())  # the web process's hot path is the event loop
     return 0
-
-
-def _run_fast(main: Coroutine[Any, Any, None]) -> None:
-    """uvloop where it is installed (the web process's hot path is the event loop)."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-        return
-    uvloop.run(main)
 
 
 def cmd_worker(args: argparse.Namespace, out: TextIO) -> int:
     """The sweeper and sender loop with no chat: console messages are printed as JSON lines."""
-    from bot.app import open_bot, settle_heap
-
     s = settings()
     follow_log_level(s.log_level)
-    deps = _ready(s)
+    deps = _ready(s, sweep_first=True)
+    from bot.app import open_bot, settle_heap  # after the first sweep: the rest of the bot
 
     async def run() -> None:
         stop = _until_signalled()
         async with open_bot(s, deps=deps, console_out=out):
-            settle_heap()
+            settle_heap(s.gc_freeze)
             print('{"worker": "started"}', file=out, flush=True)
             await stop.wait()
 

@@ -1,10 +1,14 @@
 """`hotline ask`, `hotline faq check` and teaching the FAQ its gaps: `faq teach`, `faq gaps`,
-`faq export-learned`."""
+`faq export-learned`.
+
+`ask` is a one-shot command, and most of its time used to be start-up: it imports only what it
+uses (no SQLAlchemy on SQLite, no platform, no model when EMBEDDING_MODEL_DIR=off) and reads the
+compiled knowledge base and urgency cues back from the cache folder (bot/loading.py).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Iterable
@@ -12,17 +16,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.commands.common import settings, with_db
 from bot.config import Settings
 from bot.core.errors import ConfigError, DataError, StoreUnavailableError, UserFacingError
-from bot.store import Database, require_current
-from bot.store.db import is_sqlite, sqlite_path, unavailable
-from bot.store.models import utcnow
-from bot.teaching.learned import Learned, read_learned, version_of
 
 if TYPE_CHECKING:
+    from bot.store import Database
+    from bot.teaching.learned import Learned
     from bot.teaching.reports import Gap
 
 # a PostgreSQL server that does not answer should not hold up `ask` or `faq check` for long
@@ -42,14 +42,30 @@ def _read_queries(source: str) -> Iterable[str]:
 def read_learned_if_any(s: Settings) -> tuple[Learned, ...] | str | None:
     """The learned phrasings in the configured database; None when there is none (a SQLite
     file that does not exist: it is not created); the reason when it cannot be read (down, not
-    migrated)."""
-    if is_sqlite(s.db_url):
-        path = sqlite_path(s.db_url)
+    migrated). A SQLite file is read with the standard library alone."""
+    from bot.teaching.learned import read_learned_file
+
+    if s.database_url.startswith("sqlite"):
+        path = s.sqlite_file
         if path is None or not path.is_file():
             return None
-        options: dict[str, Any] = {}
-    else:
-        options = {"connect_args": {"timeout": CONNECT_TIMEOUT_S}}
+        try:
+            return read_learned_file(path)
+        except StoreUnavailableError as exc:
+            return str(exc)
+    return _read_learned_postgres(s)
+
+
+def _read_learned_postgres(s: Settings) -> tuple[Learned, ...] | str:
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.store import Database, require_current
+    from bot.store.db import unavailable
+    from bot.teaching.learned import read_learned
+
+    options = {"connect_args": {"timeout": CONNECT_TIMEOUT_S}}
 
     async def run() -> tuple[Learned, ...]:
         db = Database(s.db_url, **options)
@@ -71,21 +87,21 @@ def read_learned_if_any(s: Settings) -> tuple[Learned, ...] | str | None:
 
 
 def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.app import build_deps
-    from bot.teaching.live import live_of
+    from bot.loading import embedder_for, load_kb, load_urgency_for
+    from bot.teaching.learned import by_entry
 
     config = settings()
-    deps = build_deps(config)
-    live = live_of(deps.kb)
+    kb = load_kb(config)
+    urgency_reader = load_urgency_for(config, kb.index.lexicon, embedder_for(config))
     learned = read_learned_if_any(config)
     if isinstance(learned, str):
         print(f"note: learned phrasings not used: {learned}", file=sys.stderr)
     elif learned:
-        live.install(live.build(learned), version_of(learned))
+        kb = kb.with_phrasings(by_entry(learned))
     queries: Iterable[str] = _read_queries(args.batch) if args.batch else [" ".join(args.text)]
     for query in queries:
-        result = live.match(query)
-        urgency = deps.urgency.detect(query)
+        result = kb.match(query)
+        urgency = urgency_reader.detect(query)
         if args.json:
             payload: dict[str, Any] = result.as_json()
             payload["urgency"] = {"urgent": urgency.urgent, "category": urgency.category}
@@ -95,7 +111,7 @@ def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
         if urgency.urgent:
             print(f"urgent: {urgency.category}", file=out)
         if result.answer_id:
-            entry = live.entry(result.answer_id)
+            entry = kb.entry(result.answer_id)
             print(f"{result.answer_id}: {entry.answer if entry else ''}", file=out)
         for s in result.suggestions:
             print(f"  {s.id} {s.score:.3f}", file=out)
@@ -173,8 +189,8 @@ def _learned_note(ids: set[str]) -> str | None:
 
 
 def cmd_faq_teach(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.app import load_kb
     from bot.core import texts
+    from bot.loading import load_kb
     from bot.teaching.live import LiveKnowledge
     from bot.teaching.teach import Status, Teaching, check_text, known_entry, teach
 
@@ -211,7 +227,8 @@ def _gap_lines(title: str, empty: str, gaps: Iterable[Gap]) -> list[str]:
 
 
 def cmd_faq_gaps(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.app import load_kb
+    from bot.loading import load_kb
+    from bot.store.models import utcnow
     from bot.teaching.reports import Gaps, gaps_since
 
     if args.days < 1:
@@ -245,7 +262,9 @@ def cmd_faq_gaps(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_faq_export_learned(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.app import load_kb
+    from bot.loading import load_kb
+    from bot.store.models import utcnow
+    from bot.teaching.learned import read_learned
     from bot.teaching.reports import export_yaml
 
     kb = load_kb(settings())

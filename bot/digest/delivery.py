@@ -30,12 +30,18 @@ POLL_S = 1.0
 @dataclass(frozen=True)
 class Progress:
     counts: RunCounts
-    rate: float  # messages accepted per second since this process started sending
+    accepted: int  # the run's messages accepted (by any process) since this one started sending
+    sending_s: float  # since this process started sending the run
     elsewhere: int  # waiting on channels this process cannot send on
 
     @property
     def remaining(self) -> int:
         return self.counts.waiting
+
+    @property
+    def rate(self) -> float:
+        """Messages accepted per second of sending (preparation left out)."""
+        return self.accepted / max(self.sending_s, 1e-6)
 
 
 async def _waiting(db: Database, run_id: int, channels: list[str]) -> tuple[int, datetime | None]:
@@ -72,12 +78,12 @@ async def send_run(
     while True:
         await deliver_due(db, senders, clock)
         current = await counts(db, run)
-        elapsed = max(time.monotonic() - started, 1e-6)
+        elapsed = time.monotonic() - started
         elsewhere, next_due = await _waiting(db, run.id, channels)
-        progress = Progress(current, (current.sent - first_sent) / elapsed, elsewhere)
+        progress = Progress(current, current.sent - first_sent, elapsed, elsewhere)
         if current.status is DigestRunStatus.SENDING and current.waiting == 0:
             await finish_if_settled(db, run.id, clock())
-            progress = Progress(await counts(db, run), progress.rate, 0)
+            progress = Progress(await counts(db, run), progress.accepted, elapsed, 0)
         if on_progress is not None:
             on_progress(progress)
         if progress.counts.status is DigestRunStatus.DONE or current.waiting <= elsewhere:

@@ -3,19 +3,25 @@ detector of bot/escalation/urgency.py.
 
 The phrases are compiled with the FAQ matcher's own text analysis, so synonyms, abbreviations
 and stems mean the same thing here as there. Every problem is reported at once, one line each
-naming the category and field, and the line when the cues come from the file.
+naming the category and field, and the line when the cues come from the file. The compiled
+detector is kept in the cache folder under a key of the cue file, the lexicon, the policy and
+the code that compiles them (bot/core/compiled.py): an unchanged start reads it back.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import sys
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 
+from bot.core import compiled, datafile
 from bot.core.datafile import BadYaml, NodePath, PathProblems, parse_yaml, read_text
 from bot.core.errors import DataError
+from bot.escalation import categories as categories_module
+from bot.escalation import urgency as urgency_module
 from bot.escalation.categories import CATEGORIES
 from bot.escalation.urgency import (
     CALM,
@@ -28,6 +34,7 @@ from bot.escalation.urgency import (
     UrgencyPolicy,
     casual,
 )
+from bot.knowledge import language
 from bot.knowledge.language import MAX_PHRASE_WORDS, Lexicon, analyse, words
 from bot.knowledge.loader import BUNDLED_DATA_DIR
 
@@ -37,6 +44,7 @@ ALTERNATIVE = "/"  # "teacher/ta hit/pushed" is four phrases
 MAX_VARIANTS = 300
 _CATEGORY_FIELDS = frozenset(("guidance", "danger_first", "cues", "context"))
 _TOP_FIELDS = frozenset(("categories", "pressing", "calm", "asking", "not_typos"))
+DETECTOR_KIND = "urgency-cues"
 
 
 def cues_path(data_dir: Path) -> Path:
@@ -45,10 +53,42 @@ def cues_path(data_dir: Path) -> Path:
 
 
 def load_detector(
-    data_dir: Path, lexicon: Lexicon, policy: UrgencyPolicy = DEFAULT_POLICY
+    data_dir: Path,
+    lexicon: Lexicon,
+    policy: UrgencyPolicy = DEFAULT_POLICY,
+    cache_dir: Path | None = None,
 ) -> UrgencyDetector:
-    """Read `data_dir/urgency/cues.yaml`, or the bundled one for a DATA_DIR with only an FAQ."""
+    """Read `data_dir/urgency/cues.yaml`, or the bundled one for a DATA_DIR with only an FAQ;
+    with `cache_dir`, the detector compiled from exactly these inputs before, when there is one."""
     path = cues_path(data_dir)
+    if cache_dir is None:
+        return compile_detector(path, lexicon, policy)
+    kept: compiled.Compiled[UrgencyDetector] = compiled.Compiled(
+        cache_dir,
+        DETECTOR_KIND,
+        (UrgencyDetector, UrgencyCategory, UrgencyPolicy, Phrase, Lexicon),
+    )
+    return kept.get(
+        detector_key(path, lexicon, policy), lambda: compile_detector(path, lexicon, policy)
+    )
+
+
+def detector_key(path: Path, lexicon: Lexicon, policy: UrgencyPolicy) -> str:
+    """The key of the detector compiled from this cue file, lexicon and policy by this code."""
+    code = (
+        compiled,
+        datafile,
+        sys.modules[__name__],
+        urgency_module,
+        categories_module,
+        language,
+        *language.stemmer_modules(),
+    )
+    key = compiled.Key(DETECTOR_KIND).code(code).file(path)
+    return key.text(lexicon.digest()).text(repr(policy)).hexdigest()
+
+
+def compile_detector(path: Path, lexicon: Lexicon, policy: UrgencyPolicy) -> UrgencyDetector:
     try:
         document = parse_yaml(read_text(path), CUES_FILE)
     except BadYaml as exc:

@@ -243,8 +243,9 @@ def load_urgency(
     cache_dir: Path | None = None,
     policy: LearnedPolicy = DEFAULT_LEARNED,
 ) -> UrgencyReader:
-    """The learned detector when there is an embedding model, else the cue detector alone."""
-    cues = load_detector(data_dir, lexicon)
+    """The learned detector when there is an embedding model, else the cue detector alone (both
+    read back from `cache_dir` when compiled there before from the same inputs)."""
+    cues = load_detector(data_dir, lexicon, cache_dir=cache_dir)
     if embedder is None:
         return cues
     return load_learned(data_dir, cues, embedder, cache_dir, policy)

@@ -275,6 +275,20 @@ def build_application(
     return builder.build()
 
 
+async def open_transport(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """The bot's HTTP connections (our own AiohttpRequest), and no call to Telegram: PTB's Bot
+    sends without having asked getMe, so a restarted process delivers the pings already due
+    while `initialize` waits for Telegram's answer."""
+    await application.bot.request.initialize()
+
+
+async def close(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Shut the application down (when `initialize` ran) and close the connections (whether it
+    ran or not: the process may stop before getMe answers)."""
+    await application.shutdown()
+    await application.bot.request.shutdown()
+
+
 async def initialize(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """getMe: a wrong token or an unreachable API stops the process here, with one clear line."""
     try:

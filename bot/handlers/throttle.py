@@ -2,7 +2,11 @@
 `chat_interval_s` to any one chat, shared by every sender of the process.
 
 A chat's senders take turns; a slot is taken only when it is due, without awaiting in between,
-so concurrent senders never share one and a busy event loop never bunches them.
+so concurrent senders never share one and a busy event loop never bunches them. Senders whose
+chat is ready queue for the overall slot in arrival order (asyncio.Lock wakes its waiters first
+come, first served): only the one at the head sleeps until the slot is due, so each slot wakes
+one sender, not every sender waiting (when all of them woke at every slot, the wake-ups alone
+kept sending well below the limit).
 Published limits (as of Nov 2026): Telegram about 30 messages a second overall and one a second
 per chat; Slack chat.postMessage about one a second per channel.
 """
@@ -31,6 +35,7 @@ class Throttle:
         self._next_any = 0.0
         self._next_chat: dict[str, float] = {}
         self._turns: dict[str, asyncio.Lock] = {}
+        self._overall = asyncio.Lock()  # the queue for the overall slot (FIFO)
 
     async def wait(self, chat_id: str) -> None:
         """Return when a message to this chat may be sent."""
@@ -40,15 +45,23 @@ class Throttle:
         async with turn:  # one waiter per chat at a time, in order
             while (ready := self._next_chat.get(chat_id, 0.0)) > (now := self._clock()):
                 await self._sleep(ready - now)
-            # The overall slot is taken only when it is due (checked again after every wake):
-            # a slot reserved ahead would fire late beside others when the loop is busy, and
-            # bunch sends above the limit.
-            while (slot := self._next_any) > (now := self._clock()):
-                await self._sleep(slot - now)
-            self._next_any = now + self.spacing
+            if self.spacing:
+                async with self._overall:  # only the head of the queue waits for the slot
+                    now = await self._due()
+                    self._next_any = now + self.spacing
+            else:
+                now = self._clock()
             self._next_chat[chat_id] = now + self.chat_interval_s
         if len(self._next_chat) > MAX_TRACKED_CHATS:
             self._forget_idle(self._clock())
+
+    async def _due(self) -> float:
+        """Sleep until the overall slot is due; the time it is taken at. The slot is taken only
+        when it is due (checked again after every wake): a slot reserved ahead would fire late
+        beside others when the loop is busy, and bunch sends above the limit."""
+        while (slot := self._next_any) > (now := self._clock()):
+            await self._sleep(slot - now)
+        return now
 
     def _forget_idle(self, now: float) -> None:
         idle = [

@@ -161,13 +161,46 @@ def load_embedder(folder: Path | None, *, check_sha256: bool = True) -> Embedder
     missing = [name for name in missing if not (folder / name).is_file()]
     if missing:
         raise DataError([f"{folder}: not a sentence-transformers model folder (no {missing[0]})"])
-    if check_sha256 and (found := file_sha256(weights_file)) != KNOWN_SHA256:
+    # The weights' sha256 is computed on a thread of its own while the model loads (hashlib
+    # lets go of the GIL), and checked before the embedder is returned: nothing uses a model
+    # that was not checked, and start-up does not wait for the hash (some 60 ms).
+    hashing = _Hashing(weights_file) if check_sha256 else None
+    if hashing is not None:
+        hashing.start()
+    try:
+        embedder = _load(folder, weights_file, tokenizer_file)
+    except Exception:
+        _refuse_other_weights(hashing)  # the likelier reason for a model that does not load
+        raise
+    _refuse_other_weights(hashing)
+    return embedder
+
+
+class _Hashing(threading.Thread):
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="model-sha256", daemon=True)
+        self.path = path
+        self.found = ""  # stays empty when the file cannot be read: refused as another's
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):
+            self.found = file_sha256(self.path)
+
+
+def _refuse_other_weights(hashing: _Hashing | None) -> None:
+    if hashing is None:
+        return
+    hashing.join()
+    if hashing.found != KNOWN_SHA256:
         raise DataError(
             [
-                f"{weights_file}: sha256 {found[:12]}… is not that of all-MiniLM-L6-v2 "
+                f"{hashing.path}: sha256 {hashing.found[:12]}… is not that of all-MiniLM-L6-v2 "
                 f"({KNOWN_SHA256[:12]}…)"
             ]
         )
+
+
+def _load(folder: Path, weights_file: Path, tokenizer_file: Path) -> Embedder:
     from safetensors.numpy import load_file
     from tokenizers import Tokenizer
 

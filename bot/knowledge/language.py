@@ -6,12 +6,15 @@ dropped. The lexicon (stopwords, synonym groups) is data, loaded once by `load_l
 
 from __future__ import annotations
 
+import hashlib
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 
 import snowballstemmer
 import yaml
@@ -32,6 +35,13 @@ _CONTRACTIONS = (
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
 _WORD = re.compile(r"[a-z0-9]+")
 _STEMMER = snowballstemmer.stemmer("english")
+
+
+def stemmer_modules() -> tuple[ModuleType, ...]:
+    """The stemmer's own code (the English algorithm and its engine): what `stem` returns
+    depends on it as much as on this module, so keys of analysed text include it."""
+    names = (type(_STEMMER).__module__, "snowballstemmer.basestemmer")
+    return tuple(sys.modules[name] for name in names if name in sys.modules)
 
 
 @lru_cache(maxsize=65536)
@@ -69,6 +79,16 @@ class Lexicon:
         stems.update(s for canonical in self.phrases.values() for s in canonical)
         return frozenset(stems)
 
+    def digest(self) -> str:
+        """A hash of the content, the same in every process (sets hash their strings in another
+        order in each one): for keys of what is compiled with this lexicon."""
+        parts = (
+            sorted(self.stopwords),
+            sorted(f"{' '.join(v)}={' '.join(c)}" for v, c in self.phrases.items()),
+            sorted(self.surface_words),
+        )
+        return hashlib.sha256("\1".join("\0".join(part) for part in parts).encode()).hexdigest()
+
 
 def build_lexicon(stopwords: Iterable[str], groups: Sequence[Sequence[str]]) -> Lexicon:
     stop = frozenset(w for word in stopwords for w in words(word))
@@ -101,10 +121,17 @@ def load_lexicon(language_dir: Path) -> Lexicon:
                 stopwords.append(line)
     groups: list[list[str]] = []
     if syn_file.is_file():
+        text = syn_file.read_text("utf-8")
         try:
-            raw = yaml.safe_load(syn_file.read_text("utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise DataError([f"{syn_file.name}: bad YAML: {exc}"]) from None
+            # libyaml where PyYAML has it (several times faster); a file it refuses goes through
+            # the pure-Python loader, whose message is the one this has always shown.
+            safe: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            raw = yaml.load(text, Loader=safe) or {}  # noqa: S506 - a safe loader either way
+        except yaml.YAMLError:
+            try:
+                raw = yaml.safe_load(text) or {}
+            except yaml.YAMLError as exc:
+                raise DataError([f"{syn_file.name}: bad YAML: {exc}"]) from None
         problems: list[str] = []
         raw_groups = raw.get("groups", []) if isinstance(raw, dict) else None
         if not isinstance(raw_groups, list):

@@ -77,6 +77,33 @@ class MatchPolicy:
 DEFAULT_POLICY = MatchPolicy()
 
 
+@dataclass(frozen=True, slots=True)
+class CombinedPolicy:
+    """Weights and thresholds of the decision over words and embeddings together
+    (bot/knowledge/semantic.py), tuned with bench/tune_matcher.py."""
+
+    lexical_weight: float = 0.6
+    answer_at: float = 0.36
+    answer_margin: float = 0.01
+    suggest_at: float = 0.25
+    suggestion_floor: float = 0.2
+    # The lexical matcher's own answer stands without the model when it is this sure.
+    decisive_at: float = 0.6
+    decisive_margin: float = 0.2
+
+    def thresholds(self, policy: MatchPolicy) -> MatchPolicy:
+        return replace(
+            policy,
+            answer_at=self.answer_at,
+            answer_margin=self.answer_margin,
+            suggest_at=self.suggest_at,
+            suggestion_floor=self.suggestion_floor,
+        )
+
+
+DEFAULT_COMBINED = CombinedPolicy()
+
+
 def query_terms(text: str, index: FaqIndex) -> list[str]:
     """The analysed terms of a question, with unknown words corrected to known ones when close."""
     raw = words(text)[:MAX_QUERY_WORDS]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +25,10 @@ from bot.core.types import Band
 from bot.knowledge.embedding import Embedder, Vectors, cached_embed
 from bot.knowledge.index import FaqIndex
 from bot.knowledge.matcher import (
+    DEFAULT_COMBINED,
     DEFAULT_POLICY,
     MAX_SUGGESTIONS,
+    CombinedPolicy,
     MatchPolicy,
     MatchResult,
     decide,
@@ -37,31 +39,16 @@ from bot.knowledge.schema import entry_texts
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class CombinedPolicy:
-    """Weights and thresholds of the combined decision, tuned with bench/tune_matcher.py."""
-
-    lexical_weight: float = 0.6
-    answer_at: float = 0.36
-    answer_margin: float = 0.01
-    suggest_at: float = 0.25
-    suggestion_floor: float = 0.2
-    # The lexical matcher's own answer stands without the model when it is this sure.
-    decisive_at: float = 0.6
-    decisive_margin: float = 0.2
-
-    def thresholds(self, policy: MatchPolicy) -> MatchPolicy:
-        return replace(
-            policy,
-            answer_at=self.answer_at,
-            answer_margin=self.answer_margin,
-            suggest_at=self.suggest_at,
-            suggestion_floor=self.suggestion_floor,
-        )
-
-
-DEFAULT_COMBINED = CombinedPolicy()
+__all__ = [
+    "DEFAULT_COMBINED",
+    "CombinedPolicy",
+    "SemanticIndex",
+    "build_semantic",
+    "combine",
+    "combined_match",
+    "phrasing_cache",
+    "phrasings",
+]
 
 
 @dataclass(frozen=True)
@@ -78,6 +65,13 @@ class SemanticIndex:
         """The best cosine of `text` with each entry's phrasings, in entry order."""
         similarity = self.vectors @ self.embedder.embed_one(text)
         return np.asarray(np.maximum.reduceat(similarity, self.starts[:-1]), dtype=np.float32)
+
+    def match(
+        self, text: str, index: FaqIndex, policy: MatchPolicy, combined: CombinedPolicy
+    ) -> MatchResult:
+        """`combined_match` with these vectors (the knowledge base asks through here, so that
+        it needs numpy only when it has a model)."""
+        return combined_match(text, index, self, policy, combined)
 
 
 def phrasings(index: FaqIndex) -> tuple[list[str], NDArray[np.intp]]:

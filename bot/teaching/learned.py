@@ -1,17 +1,21 @@
 """The learned_phrasings table: the normalised form that makes a phrasing unique per entry,
-reading every row, and the version that says cheaply whether anything changed."""
+reading every row, and the version that says cheaply whether anything changed. SQLAlchemy and
+the models are imported by the functions that query through them: `hotline ask` reads the rows
+of a SQLite file without them (`read_learned_file`)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.knowledge.language import words
-from bot.store.models import LearnedPhrasing
+from bot.store.sqlite_file import read_rows
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 # (number of rows, highest id): ids are never reused, so any insert or delete changes it
 Version = tuple[int, int]
@@ -60,6 +64,10 @@ def keys_of(phrasings: Mapping[str, Sequence[str]]) -> dict[str, str]:
 
 
 async def read_version(session: AsyncSession) -> Version:
+    from sqlalchemy import func, select
+
+    from bot.store.models import LearnedPhrasing
+
     count, top = (
         await session.execute(select(func.count(LearnedPhrasing.id), func.max(LearnedPhrasing.id)))
     ).one()
@@ -67,9 +75,20 @@ async def read_version(session: AsyncSession) -> Version:
 
 
 async def read_learned(session: AsyncSession) -> tuple[Learned, ...]:
+    from sqlalchemy import select
+
+    from bot.store.models import LearnedPhrasing
+
     rows = await session.execute(
         select(LearnedPhrasing.id, LearnedPhrasing.entry_id, LearnedPhrasing.text).order_by(
             LearnedPhrasing.id
         )
     )
     return tuple(Learned(int(i), entry_id, text) for i, entry_id, text in rows.all())
+
+
+def read_learned_file(path: Path) -> tuple[Learned, ...]:
+    """`read_learned` on a SQLite database file, through the standard library alone;
+    StoreUnavailableError when the file cannot be read or is not at this code's revision."""
+    rows = read_rows(path, "SELECT id, entry_id, text FROM learned_phrasings ORDER BY id")
+    return tuple(Learned(int(i), str(entry_id), str(text)) for i, entry_id, text in rows)

@@ -4,13 +4,20 @@ repeated without sending twice."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from bot.cli import main
+from bot.commands import common
 from tests.conftest import DATA
+
+T = TypeVar("T")
 
 HEAD = "amara.okafor@stmarys.example.org"
 
@@ -78,8 +85,19 @@ def test_add_from_the_command_line(example_db: Path, capsys: pytest.CaptureFixtu
 
 
 def test_send_status_preview_and_a_second_send(
-    example_db: Path, capsys: pytest.CaptureFixture[str]
+    example_db: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    loops: list[type[asyncio.AbstractEventLoop]] = []
+    fast = common.run_fast
+
+    def watched(main: Coroutine[Any, Any, T]) -> T:
+        async def run() -> T:
+            loops.append(type(asyncio.get_running_loop()))
+            return await main
+
+        return fast(run())
+
+    monkeypatch.setattr(common, "run_fast", watched)
     assert main(["news", "import", str(DATA / "example" / "news.yaml")]) == 0
     assert main(["events", "import", str(DATA / "example" / "events.yaml")]) == 0
     assert main(["digest", "subscribe", HEAD]) == 0
@@ -99,19 +117,28 @@ def test_send_status_preview_and_a_second_send(
     from tests.digest.test_cli_helpers import link_console
 
     link_console(HEAD)
+    assert not loops
     assert main(["digest", "send", "--week", "2026-11-23", "--kind", "member"]) == 0
+    assert [loop.__module__.split(".")[0] for loop in loops] == ["uvloop"]  # installed here
     lines = capsys.readouterr().out.splitlines()
     delivered = [json.loads(line) for line in lines if line.startswith("{")]
     assert [m["chat_id"] for m in delivered] == [HEAD]
     assert "Good morning Amara!" in delivered[0]["text"]
-    assert lines[-1].startswith(
+    assert lines[-2].startswith(
         "member digest, week of 23 Nov 2026: 1 sent, 0 failed, 0 unreachable"
     )
-    assert "1 with no chat account (done)" in lines[-1]
+    assert "1 with no chat account (done)" in lines[-2]
+    # The rate over the sending, and over the whole command, preparation included.
+    assert re.fullmatch(
+        r"rate: 1 sent in [\d.]+ s of sending, [\d.]+/s; over the whole command "
+        r"\([\d.]+ s, preparation included\) [\d.]+/s",
+        lines[-1],
+    )
 
     assert main(["digest", "send", "--week", "2026-11-25", "--kind", "member"]) == 0
     again = capsys.readouterr().out
     assert "{" not in again and "1 sent" in again  # the same run: nothing sent twice
+    assert again.splitlines()[-1].startswith("rate: 0 sent in ")
 
     assert main(["digest", "status"]) == 0
     status = capsys.readouterr().out.splitlines()

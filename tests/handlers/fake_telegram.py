@@ -11,7 +11,11 @@ API (besides `FakeServer`'s `calls`, `calls_to`, `wait_for`, `fail`, `fail_for_c
 `random_faults`, `start`, `stop`): `base_url`, `base_file_url`, `push_update(update)`,
 `sent_to(chat_id)`, `accepted` (sendMessage calls answered ok), `wait_for_messages(chat_id, n)`,
 `sends_per_chat()`, `max_rate(window_s)`, `message(chat_id, message_id)` (as last sent or
-edited), `webhook` (the setWebhook parameters, {} when none), `commands`.
+edited), `webhook` (the setWebhook parameters, {} when none), `commands`. With
+`FakeTelegram(send_delay_s=(low, high))` each sendMessage is answered after a delay drawn
+uniformly from that range (a slow platform: sends stay in flight), and takes effect at the end
+of it even if the client has gone by then; `answered_at()` gives when each chat's sends were
+answered ok.
 
 Requests arrive at /bot<token>/<method>; a wrong token answers 401, an unknown method 404,
 both with Telegram's JSON error shape. Methods: getMe, sendMessage, editMessageText,
@@ -49,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import re
 import time
 from collections import Counter
@@ -139,8 +144,17 @@ def _chat(chat_id: Any) -> dict[str, Any]:
 class FakeTelegram(FakeServer):
     random_fault_methods = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup"})
 
-    def __init__(self, token: str = "123:TEST", username: str = "hotline_test_bot") -> None:
+    def __init__(
+        self,
+        token: str = "123:TEST",
+        username: str = "hotline_test_bot",
+        send_delay_s: tuple[float, float] = (0.0, 0.0),
+        seed: int = 1,
+    ) -> None:
         super().__init__()
+        self.send_delay_s = send_delay_s
+        self._delays = random.Random(seed)
+        self._answered_at: dict[Hashable, list[float]] = {}
         self.token = token
         self.username = username
         self.bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1
@@ -222,6 +236,11 @@ class FakeTelegram(FakeServer):
             f"{n} message(s) to chat {chat_id} (have {len(self.sent_to(chat_id))})",
         )
 
+    def answered_at(self) -> dict[Hashable, list[float]]:
+        """For each chat, the `time.monotonic()` times its sendMessage calls were answered ok,
+        oldest first (with `send_delay_s`, a delay after the calls' `at`)."""
+        return self._answered_at
+
     def sends_per_chat(self) -> dict[Hashable, int]:
         return dict(Counter(chat for chat, _, _ in self._sent))
 
@@ -261,6 +280,8 @@ class FakeTelegram(FakeServer):
             return self._fault_answer(fault, call, request)
         if fault is not None and not await self._hang(call, fault.seconds):
             return web.Response(status=503)
+        if method == "sendMessage" and self.send_delay_s[1] > 0:
+            await asyncio.sleep(self._delays.uniform(*self.send_delay_s))
         try:
             result = await handler(call.params)
         except _ApiError as exc:
@@ -268,7 +289,9 @@ class FakeTelegram(FakeServer):
             return _error(exc.code, exc.description)
         call.outcome = "ok"
         if method == "sendMessage":
-            self._sent.append((self._chat_key(call.params["chat_id"]), call.params, call.at))
+            chat = self._chat_key(call.params["chat_id"])
+            self._sent.append((chat, call.params, call.at))
+            self._answered_at.setdefault(chat, []).append(time.monotonic())
         return _answer(200, {"ok": True, "result": result})
 
     def _fault_answer(self, fault: Fault, call: Call, request: web.Request) -> web.Response:

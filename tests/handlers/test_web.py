@@ -15,12 +15,17 @@ from subprocess import DEVNULL
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from bot.channels import Inbound
 from bot.cli import main
+from bot.config import load_settings
+from bot.escalation.urgency import UrgencyDetector
+from bot.knowledge import KnowledgeBase
+from bot.metrics import LoopLag
 from bot.store import Database
-from bot.web import build_web_app
-from tests.conftest import DATA, ROOT
+from bot.web import BodyLimit, build_web_app, web_process
+from tests.conftest import DATA, ROOT, make_deps
 from tests.handlers.conftest import Stack
 from tests.handlers.fake_slack import FakeSlack, Fault
 from tests.handlers.payloads import (
@@ -43,6 +48,40 @@ async def test_healthz_says_ok_and_metrics_count_what_happened(s: Stack) -> None
     assert 'hotline_outbound_messages{status="sent"}' in page
     assert "hotline_sweep_lag_seconds 0.0" in page
     assert any(line.startswith("hotline_answer_bands{") for line in page.splitlines())
+
+
+async def test_metrics_show_the_event_loop_lag_of_the_monitor_the_app_was_given(s: Stack) -> None:
+    assert "event_loop_lag" not in (await s.http.get("/metrics")).text  # none given: none shown
+    lag = LoopLag()
+    for seconds in (0.001, 0.002, 0.2):
+        lag.record(seconds)
+    app = build_web_app(10_000, bot=s.rt, loop_lag=lag)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://h"
+    ) as http:
+        page = (await http.get("/metrics")).text
+    assert 'hotline_event_loop_lag_seconds_bucket{le="0.002"} 2.0' in page
+    assert "hotline_event_loop_lag_seconds_count 3.0" in page
+    assert 'hotline_event_loop_lag_quantile_seconds{quantile="1"} 0.2' in page
+    assert "hotline_sweep_lag_seconds 0.0" in page  # beside the other figures
+
+
+async def test_the_web_process_watches_its_event_loop_from_start_up(
+    db: Database, db_url: str, kb: KnowledgeBase, urgency: UrgencyDetector
+) -> None:
+    """`hotline serve`'s app: its lifespan opens the bot and starts the lag monitor, which
+    /metrics then shows (GC_FREEZE=0 here: the test process's heap is left as it is)."""
+    settings = load_settings(database_url=db_url, data_dir=DATA, gc_freeze=False)
+    app = web_process(settings, make_deps(kb, urgency))
+    assert isinstance(app, BodyLimit) and isinstance(app.app, Starlette)
+    starlette = app.app
+    async with (
+        starlette.router.lifespan_context(starlette),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h") as http,
+    ):
+        page = (await http.get("/metrics")).text
+    assert 'hotline_event_loop_lag_seconds_bucket{le="0.05"}' in page
+    assert 'hotline_event_loop_lag_quantile_seconds{quantile="0.99"}' in page
 
 
 async def test_healthz_is_503_with_a_reason_when_the_database_is_gone(s: Stack) -> None:
