@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +22,18 @@ ROLES = ("primary", "backup")
 
 
 async def current_rota(session: AsyncSession) -> Rota | None:
-    row = await session.scalar(select(RotaVersion).order_by(RotaVersion.id.desc()).limit(1))
-    return Rota.from_json(json.loads(row.content)) if row else None
+    content = await session.scalar(
+        select(RotaVersion.content).order_by(RotaVersion.id.desc()).limit(1)
+    )
+    return _parsed(content) if content is not None else None
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(content: str) -> Rota:
+    """A stored rota, parsed once per process: an emergency reads it several times, and a
+    version's content never changes (a new import is a new row). Keyed by the content itself,
+    so two databases, or a table emptied and filled again, never share a wrong one."""
+    return Rota.from_json(json.loads(content))
 
 
 async def overrides_between(
