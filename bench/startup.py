@@ -50,7 +50,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.conversation.context import Deps
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
@@ -73,6 +73,7 @@ from bot.store.models import (
     utcnow,
 )
 from bot.teaching.learned import normalised, text_key
+from tests.factories import make_escalations_due
 from tests.handlers.fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -287,14 +288,7 @@ async def due_emergency(db: Database, deps: Deps, member: int) -> str:
         )
         assert request is not None
         reference = str(request.reference)
-        await session.execute(
-            update(HotlineRequest)
-            .where(HotlineRequest.id == request.id)
-            .values(
-                next_escalation_at=utcnow() - timedelta(seconds=1),
-                version=HotlineRequest.version + 1,
-            )
-        )
+        await make_escalations_due(session, request.id)
     return reference
 
 

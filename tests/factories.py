@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import count
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.directory import link_identity
@@ -17,15 +17,30 @@ from bot.store import Database
 from bot.store.models import (
     ContentItem,
     ContentKind,
+    HotlineRequest,
     Identity,
     LearnedPhrasing,
     Person,
     Role,
     RotaVersion,
     School,
+    utcnow,
 )
 
 _n = count(1)
+
+
+async def make_escalations_due(session: AsyncSession, *request_ids: int) -> None:
+    """What time passing does: the requests' next escalation steps are due. The version moves,
+    as any change to a request does, so a worker holding an older copy cannot write over this."""
+    await session.execute(
+        update(HotlineRequest)
+        .where(HotlineRequest.id.in_(request_ids))
+        .values(
+            next_escalation_at=utcnow() - timedelta(seconds=1),
+            version=HotlineRequest.version + 1,
+        )
+    )
 
 
 def make_entry(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
 from bot.core.types import IncomingMessage
@@ -27,7 +27,7 @@ from bot.knowledge import KnowledgeBase
 from bot.store import Database
 from bot.store.models import HotlineRequest, OutboundMessage, OutboxStatus, Person, Role, utcnow
 from tests.conftest import make_deps, truncate
-from tests.factories import make_person, make_rota, rota_yaml
+from tests.factories import make_escalations_due, make_person, make_rota, rota_yaml
 from tests.processes import Hotline, start, until
 
 TIMEOUT = timedelta(hours=1)
@@ -123,17 +123,9 @@ async def timer(db: Database, raised: Raised) -> datetime | None:
 
 
 async def make_due(db: Database, *raised: Raised) -> None:
-    """What the hour passing does: the requests' next steps are due. The version moves, as any
-    change to a request does, so a worker holding an older copy cannot write over this."""
+    """What the hour passing does: the requests' next steps are due."""
     async with db.session() as s:
-        await s.execute(
-            update(HotlineRequest)
-            .where(HotlineRequest.id.in_([r.id for r in raised]))
-            .values(
-                next_escalation_at=utcnow() - timedelta(seconds=1),
-                version=HotlineRequest.version + 1,
-            )
-        )
+        await make_escalations_due(s, *(r.id for r in raised))
 
 
 async def settled(db: Database, *raised: Raised) -> bool:

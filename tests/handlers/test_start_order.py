@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.app import open_bot
 from bot.config import load_settings
@@ -18,9 +17,9 @@ from bot.core.types import IncomingMessage
 from bot.escalation.urgency import UrgencyDetector
 from bot.knowledge import KnowledgeBase
 from bot.store import Database
-from bot.store.models import HotlineRequest, Role, utcnow
+from bot.store.models import HotlineRequest, Role
 from tests.conftest import DATA, make_deps
-from tests.factories import make_person, make_rota, rota_yaml
+from tests.factories import make_escalations_due, make_person, make_rota, rota_yaml
 from tests.handlers.fake_telegram import FakeTelegram, Fault
 
 MEMBER, PRIMARY, BACKUP = 1001, 2001, 2002
@@ -49,14 +48,7 @@ async def _due_emergency(db: Database, kb: KnowledgeBase, urgency: UrgencyDetect
         request = await session.scalar(select(HotlineRequest))
         assert request is not None and request.reference is not None
         reference = str(request.reference)
-        await session.execute(
-            update(HotlineRequest)
-            .where(HotlineRequest.id == request.id)
-            .values(
-                next_escalation_at=utcnow() - timedelta(seconds=1),
-                version=HotlineRequest.version + 1,
-            )
-        )
+        await make_escalations_due(session, request.id)
     return reference
 
 
