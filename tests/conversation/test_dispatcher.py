@@ -2,7 +2,9 @@
 
 import asyncio
 import re
+import sqlite3
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -12,10 +14,10 @@ from bot.core import texts
 from bot.core.types import IncomingMessage, Reply
 from bot.escalation.cues_file import load_detector
 from bot.escalation.learned import load_urgency
-from bot.knowledge import KnowledgeBase
+from bot.knowledge import KnowledgeBase, MatchResult
 from bot.knowledge.embedding import Embedder, default_model_dir
 from bot.knowledge.language import load_lexicon
-from bot.store import Database
+from bot.store import Database, upgrade
 from bot.store.models import (
     AnswerFeedback,
     HotlineRequest,
@@ -299,3 +301,37 @@ async def test_a_platform_look_up_runs_outside_the_message_transaction(
     assert linked is not None and linked.person_id == member.id
     await d.handle(message)
     assert lookup.asked == ["U123"]  # a linked sender is not looked up again
+
+
+async def test_a_question_is_matched_before_its_transaction_takes_the_write_lock(
+    tmp_path: Path, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matching (and the model behind it) runs before the transaction: another process can
+    write the whole time the question is read."""
+    path = tmp_path / "hotline.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    member = await make_person(db)
+    writable: list[bool] = []
+    match = KnowledgeBase.match
+
+    def probe(self: KnowledgeBase, text: str) -> MatchResult:
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # fails at once while a writer holds the lock
+            other.execute("ROLLBACK")
+            writable.append(True)
+        except sqlite3.OperationalError:
+            writable.append(False)
+        finally:
+            other.close()
+        return match(self, text)
+
+    monkeypatch.setattr(KnowledgeBase, "match", probe)
+    try:
+        reply = await say(make_dispatcher(db, kb), member, "How much does membership cost?")
+    finally:
+        await db.dispose()
+    assert reply.buttons  # answered
+    assert writable == [True]
