@@ -75,6 +75,7 @@ def build_deps(settings: Settings, kb: KnowledgeBase | None = None) -> Deps:
         out_of_hours_phone=settings.out_of_hours_phone,
         max_message_chars=settings.max_message_chars,
         support_reply_days=settings.support_reply_days,
+        public_url=settings.public_url,
         embedder=embedder,
     )
 

@@ -34,6 +34,7 @@ GROUPS = {
     "news": "content",
     "events": "content",
     "digest": "digest",
+    "console": "console",
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, ValidationError, field_validator
@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     slack_chat_interval_s: float = Field(default=1.0, ge=0)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     invite_days: int = Field(default=14, ge=1, le=365)
+    # Where people reach this deployment's web process: console sign-in links are built on it.
+    public_url: str = "http://localhost:8080"
+    # Signs the staff console's session cookies (HMAC-SHA256). Unset with an http PUBLIC_URL
+    # (development), a random one is kept in EMBEDDING_CACHE_DIR; with an https one the console
+    # refuses to serve until it is set (bot/console/security.py).
+    console_secret: str | None = Field(default=None, min_length=32)
 
     max_message_chars: int = Field(default=4000, ge=100)
     # The sentence-embedding model: a sentence-transformers folder (all-MiniLM-L6-v2); unset,
@@ -173,6 +179,16 @@ class Settings(BaseSettings):
             raise ValueError("a SQLite URL needs a file name, e.g. sqlite+aiosqlite:///hotline.db")
         return f"{driver}://{url.rest}"
 
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        url = urlsplit(value.strip())
+        if url.scheme not in ("http", "https") or not url.netloc or url.query or url.fragment:
+            raise ValueError(
+                f"{value!r} is not an http(s) address without query, e.g. https://hotline.example.org"
+            )
+        return value.strip().rstrip("/")
+
     @field_validator("staff_chat")
     @classmethod
     def _check_staff_chat(cls, value: str | None) -> str | None:
@@ -217,6 +233,11 @@ class Settings(BaseSettings):
             return ()
         pairs = (target.strip().split(":", 1) for target in self.staff_chat.split(","))
         return tuple((channel, chat_id) for channel, chat_id in pairs)
+
+    @property
+    def served_over_https(self) -> bool:
+        """PUBLIC_URL is https: cookies are Secure and the console needs CONSOLE_SECRET."""
+        return self.public_url.startswith("https://")
 
     @property
     def tz(self) -> ZoneInfo:

@@ -6,6 +6,7 @@
 - `/healthz`: 200 when the database answers and is migrated, else 503 with the reason.
 - `/metrics`: Prometheus text, with this process's event-loop lag (`metrics.LoopLag`, watched
   from the end of start-up to shutdown).
+- `/console/...`: the staff console (bot/console/), with its security headers on every response.
 Bodies over `MAX_BODY_BYTES` are refused with 413 before they are read into memory.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,6 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot import metrics
 from bot.app import Bot, open_bot, settle_heap
 from bot.config import Settings
+from bot.console.pages import console_routes
+from bot.console.security import BadAttempts, ConsoleHeaders, console_secret
 from bot.conversation.context import Deps
 from bot.store import is_current
 from bot.store.models import utcnow
@@ -92,6 +96,9 @@ def web_process(settings: Settings, deps: Deps) -> ASGIApp:
     webhook URL, the command menu) once the bot is open. The event-loop lag is watched from then
     on (start-up's own pauses are not the loop's lag under traffic)."""
     loop_lag = metrics.LoopLag()
+    secret = console_secret(settings)
+    if secret is None:
+        log.error("the staff console is off: set CONSOLE_SECRET (PUBLIC_URL is https)")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -110,7 +117,9 @@ def web_process(settings: Settings, deps: Deps) -> ASGIApp:
             async with loop_lag.watching():
                 yield
 
-    return build_web_app(settings.max_body_bytes, lifespan=lifespan, loop_lag=loop_lag)
+    return build_web_app(
+        settings.max_body_bytes, lifespan=lifespan, loop_lag=loop_lag, console_secret=secret
+    )
 
 
 def build_web_app(
@@ -119,9 +128,11 @@ def build_web_app(
     bot: Bot | None = None,
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
     loop_lag: metrics.LoopLag | None = None,
+    console_secret: bytes | None = None,
 ) -> ASGIApp:
     """The routes, reading the bot from the app's state: set by `lifespan`, or given (tests).
-    `loop_lag`: the event-loop monitor whose figures `/metrics` shows (none without one)."""
+    `loop_lag`: the event-loop monitor whose figures `/metrics` shows (none without one);
+    `console_secret`: signs the staff console's cookies (None: the console answers 503)."""
 
     async def telegram_webhook(request: Request) -> Response:
         running = _bot(request)
@@ -180,10 +191,14 @@ def build_web_app(
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
+            *console_routes(),
         ],
+        middleware=[Middleware(ConsoleHeaders)],
         lifespan=lifespan,
     )
     if bot is not None:
         app.state.bot = bot
     app.state.loop_lag = loop_lag
+    app.state.console_secret = console_secret
+    app.state.console_attempts = BadAttempts()
     return BodyLimit(app, max_body_bytes)

@@ -170,6 +170,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     deps = _ready(s, sweep_first=True)
     import uvicorn  # after the first sweep, as the rest of the bot
 
+    from bot.console.security import RedactSigninTokens
     from bot.web import web_process
 
     async def run() -> None:
@@ -183,6 +184,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             lifespan="on",
             log_level=s.log_level.lower(),
         )
+        # uvicorn's access log (configured by Config) never shows a console sign-in token.
+        logging.getLogger("uvicorn.access").addFilter(RedactSigninTokens())
         # uvicorn shuts down on SIGINT / SIGTERM (running the lifespan's shutdown, which lets
         # the sender loop and sweeper finish their batch) and then raises the signal again for
         # the handler that was there before; a quiet one lets the process end normally.

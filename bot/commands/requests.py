@@ -9,33 +9,28 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from bot.commands.common import parse_time, settings, with_db
 from bot.core.errors import UserFacingError
 from bot.store import Database
-from bot.store.models import HotlineRequest, Person, RequestStatus
+from bot.store.models import HotlineRequest, Person
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.escalation.inbox import recent_requests
+
     tz = settings().tz
 
     async def work(db: Database) -> list[str]:
-        stmt = (
-            select(HotlineRequest)
-            .options(selectinload(HotlineRequest.school))
-            .order_by(HotlineRequest.created_at.desc())
-            .limit(args.limit)
-        )
-        if args.open:
-            stmt = stmt.where(HotlineRequest.status != RequestStatus.RESOLVED)
         async with db.session() as session:
-            rows = list(await session.scalars(stmt))
+            rows = await recent_requests(session, open_only=args.open, limit=args.limit)
         return [
             f"{r.reference}  {r.created_at.astimezone(tz):%d %b %H:%M}  "
             f"{r.kind.value:<9} {r.status.value:<12} "
             f"level {r.level}  {r.category or '-':<20} {r.school.name if r.school else '-'}"
-            for r in rows
+            + (f"  pinged: {', '.join(row.pinged)}" if row.pinged else "")
+            for row in rows
+            for r in (row.request,)
         ]
 
     lines = with_db(work)

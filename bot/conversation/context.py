@@ -32,6 +32,8 @@ class Deps:
     out_of_hours_phone: str = ""  # answered when the hotline is closed (never the hotline)
     max_message_chars: int = 4000  # also the longest phrasing /teach stores
     support_reply_days: int = 1  # the reply target promised when a question is passed on
+    # PUBLIC_URL: staff console sign-in links (/console) are built on it (as the setting's default)
+    public_url: str = "http://localhost:8080"
     # the sentence-embedding model shared by the matcher and the urgency detector, if any
     embedder: Embedder | None = None
     clock: Callable[[], datetime] = utcnow

@@ -1,4 +1,4 @@
-"""Staff commands and buttons: /oncall, /open, /ack, /resolve, /note, /reply, /teach;
+"""Staff commands and buttons: /oncall, /open, /ack, /resolve, /note, /reply, /teach, /console;
 Acknowledge, Resolve and the teach buttons (bot/conversation/teach.py). The commands are declared
 in STAFF (bot/conversation/commands.py collects them; the dispatcher refuses members). A bad or
 unknown reference gets a clear message, a missing one the command's usage and the references it
@@ -25,6 +25,7 @@ from bot.conversation.teach import (
 from bot.core import texts
 from bot.core.errors import UserFacingError
 from bot.core.types import Reply
+from bot.directory.console_access import LINK_TTL, create_link, signin_url
 from bot.escalation.hotline import (
     acknowledge,
     acknowledged_line,
@@ -217,6 +218,14 @@ async def resolve_button(deps: Deps, ctx: Context, raw_id: str) -> list[Reply]:
     return [Reply(texts.RESOLVE_NEEDS_NOTE.format(reference=request.reference))]
 
 
+async def console_cmd(deps: Deps, ctx: Context, _rest: str) -> list[Reply]:
+    """A one-time sign-in link to the staff console (bot/directory/console_access.py)."""
+    token = await create_link(ctx.session, ctx.person, ctx.now)
+    minutes = int(LINK_TTL.total_seconds() // 60)
+    url = signin_url(deps.public_url, token)
+    return [Reply(texts.CONSOLE_LINK.format(url=url, minutes=minutes))]
+
+
 STAFF: tuple[Command, ...] = (
     Command("/oncall", FOR_STAFF, oncall, "who is on duty now"),
     Command("/open", FOR_STAFF, open_list, "the requests not resolved yet"),
@@ -237,6 +246,12 @@ STAFF: tuple[Command, ...] = (
         "teach the FAQ a passed-on question as a phrasing of an entry (without ENTRY-ID: choose "
         "from buttons; or reply to the request with /teach ENTRY-ID)",
         "REF [ENTRY-ID]",
+    ),
+    Command(
+        "/console",
+        FOR_STAFF,
+        console_cmd,
+        "a one-time link (15 minutes) that signs you in to the staff console in a browser",
     ),
 )
 BUTTONS: dict[str, Run] = {

@@ -182,6 +182,10 @@ NOBODY_ON_DUTY = (
 ON_DUTY = "On duty now: primary {primary}, backup {backup}; fallback {fallback}."
 NO_ROTA = "No duty rota is loaded yet (hotline rota import FILE)."
 NO_OPEN_REQUESTS = "No open requests."
+CONSOLE_LINK = (
+    "Your sign-in link for the staff console, usable once within {minutes} minutes:\n{url}\n"
+    "Don't forward it: it signs in as you. Send /console again for a new one."
+)
 STAFF_HELP = (  # {commands}: as in HELP, those staff may use
     "Staff commands (REF is a request reference like HL-2026-0042):\n"
     "{commands}\n"

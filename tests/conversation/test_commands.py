@@ -42,6 +42,9 @@ BARE_REPLIES: dict[str, Callable[[str], bool]] = {
     "/note": usage_reply("/note REF TEXT"),
     "/reply": usage_reply("/reply REF TEXT"),
     "/teach": lambda text: text == texts.TEACH_USAGE,
+    "/console": lambda text: (
+        text.startswith(texts.CONSOLE_LINK.split("{")[0]) and "/console/signin/" in text
+    ),
     "/news": lambda text: text == texts.USAGE.format(usage=texts.NEWS_USAGE),
     "/event": lambda text: text == texts.USAGE.format(usage=texts.EVENT_USAGE),
 }
