@@ -12,13 +12,29 @@ from bot.config import Settings, load_settings
 from bot.core.errors import UserFacingError
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from bot.store import Database
+    from bot.store.models import Person
 
 T = TypeVar("T")
 
 
 def settings() -> Settings:
     return load_settings()
+
+
+async def person_named(session: AsyncSession, email: str) -> Person:
+    """The active person with this email; if there is none, the one line that says so."""
+    from bot.directory import person_by_email
+
+    person = await person_by_email(session, email)
+    if person is None:
+        raise UserFacingError(
+            f"{email}: nobody active in the directory has this email "
+            "(import the directory first: hotline directory import FILE)"
+        )
+    return person
 
 
 def run_fast(main: Coroutine[Any, Any, T]) -> T:

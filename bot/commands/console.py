@@ -6,12 +6,11 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from bot.commands.common import settings, with_db
+from bot.commands.common import person_named, settings, with_db
 
 
 def cmd_console_link(args: argparse.Namespace, out: TextIO) -> int:
     from bot.core.errors import UserFacingError
-    from bot.directory import person_by_email
     from bot.directory.console_access import LINK_TTL, create_link, signin_url
     from bot.store import Database
     from bot.store.models import utcnow
@@ -20,12 +19,7 @@ def cmd_console_link(args: argparse.Namespace, out: TextIO) -> int:
 
     async def link(db: Database) -> tuple[str, str]:
         async with db.session() as session:
-            person = await person_by_email(session, args.email)
-            if person is None:
-                raise UserFacingError(
-                    f"{args.email}: nobody active in the directory has this email "
-                    "(import the directory first: hotline directory import FILE)"
-                )
+            person = await person_named(session, args.email)
             if not person.is_staff:
                 raise UserFacingError(
                     f"{args.email}: {person.name} is a member; the console is for staff and "

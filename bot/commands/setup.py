@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.commands.common import settings, with_db
+from bot.commands.common import person_named, settings, with_db
 
 
 def cmd_db_upgrade(_args: argparse.Namespace, out: TextIO) -> int:
@@ -45,8 +45,7 @@ def cmd_directory_invite(args: argparse.Namespace, out: TextIO) -> int:
     """A one-time code (and a Telegram link) that links a chat account to this person."""
     from datetime import timedelta
 
-    from bot.core.errors import UserFacingError
-    from bot.directory import create_invite, person_by_email
+    from bot.directory import create_invite
     from bot.store import Database
     from bot.store.models import utcnow
 
@@ -55,12 +54,7 @@ def cmd_directory_invite(args: argparse.Namespace, out: TextIO) -> int:
 
     async def invite(db: Database) -> tuple[str, str]:
         async with db.session() as session:
-            person = await person_by_email(session, args.email)
-            if person is None:
-                raise UserFacingError(
-                    f"{args.email}: nobody active in the directory has this email "
-                    "(import the directory first: hotline directory import FILE)"
-                )
+            person = await person_named(session, args.email)
             code = await create_invite(session, person, utcnow(), timedelta(days=days))
             return person.name, code
 
