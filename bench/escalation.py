@@ -38,7 +38,8 @@ from bot.escalation.rota_file import parse_rota_text
 from bot.knowledge import load_knowledge_base
 from bot.knowledge.language import load_lexicon
 from bot.store import Database, upgrade
-from bot.store.models import HotlineRequest, Identity, Person, Role, RotaVersion, School
+from bot.store.models import HotlineRequest, Identity, RotaVersion
+from tests.factories import seed_staff_and_members
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -82,25 +83,7 @@ def pct(values: list[float], q: float) -> float:
 
 async def seed(db: Database, members: int) -> list[str]:
     async with db.session() as s:
-        school = School(code="bench", name="Bench School", phase="primary")
-        s.add(school)
-        await s.flush()
-        people = [
-            Person(email=f"{r}@p.example.org", name=r.title(), role=Role.STAFF, active=True)
-            for r in ("primary", "backup", "fallback")
-        ]
-        people += [
-            Person(
-                email=f"m{n}@s.example.org",
-                name=f"Member {n}",
-                role=Role.MEMBER,
-                school_id=school.id,
-                active=True,
-            )
-            for n in range(members)
-        ]
-        s.add_all(people)
-        await s.flush()
+        people = await seed_staff_and_members(s, members)
         s.add_all(
             Identity(person_id=p.id, channel="console", external_id=p.email, chat_id=p.email)
             for p in people

@@ -67,13 +67,10 @@ from bot.store.models import (
     HotlineRequest,
     Identity,
     LearnedPhrasing,
-    Person,
-    Role,
-    School,
     utcnow,
 )
 from bot.teaching.learned import normalised, text_key
-from tests.factories import make_escalations_due
+from tests.factories import make_escalations_due, seed_staff_and_members
 from tests.handlers.fake_telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,26 +227,8 @@ class Accept:
 
 async def seed(db: Database, members: int, folder: Path) -> None:
     async with db.session() as session:
-        school = School(code="bench", name="Bench School", phase="primary")
-        session.add(school)
-        await session.flush()
+        people = await seed_staff_and_members(session, members)
         staff = {"primary": PRIMARY, "backup": BACKUP, "fallback": 2003}
-        people = [
-            Person(email=f"{r}@p.example.org", name=r.title(), role=Role.STAFF, active=True)
-            for r in staff
-        ]
-        people += [
-            Person(
-                email=f"m{n}@s.example.org",
-                name=f"Member {n}",
-                role=Role.MEMBER,
-                school_id=school.id,
-                active=True,
-            )
-            for n in range(members)
-        ]
-        session.add_all(people)
-        await session.flush()
         for n, person in enumerate(people):
             chat = str(staff.get(person.email.split("@")[0], 5000 + n))
             session.add(

@@ -30,6 +30,31 @@ from bot.store.models import (
 _n = count(1)
 
 
+async def seed_staff_and_members(session: AsyncSession, members: int) -> list[Person]:
+    """A school with `members` members (m<n>@s.example.org) and three staff named after rota
+    roles (primary@, backup@, fallback@p.example.org), staff first: the benches' partnership."""
+    school = School(code="bench", name="Bench School", phase="primary")
+    session.add(school)
+    await session.flush()
+    people = [
+        Person(email=f"{r}@p.example.org", name=r.title(), role=Role.STAFF, active=True)
+        for r in ("primary", "backup", "fallback")
+    ]
+    people += [
+        Person(
+            email=f"m{n}@s.example.org",
+            name=f"Member {n}",
+            role=Role.MEMBER,
+            school_id=school.id,
+            active=True,
+        )
+        for n in range(members)
+    ]
+    session.add_all(people)
+    await session.flush()
+    return people
+
+
 async def make_escalations_due(session: AsyncSession, *request_ids: int) -> None:
     """What time passing does: the requests' next escalation steps are due. The version moves,
     as any change to a request does, so a worker holding an older copy cannot write over this."""
