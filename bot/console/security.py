@@ -4,7 +4,8 @@
   Unset, a development deployment (an http PUBLIC_URL) uses a random one kept in
   EMBEDDING_CACHE_DIR/console-secret (made once, readable by its owner alone); a deployment
   served over https gets none, and the console refuses to serve until the setting is made.
-- Every response under /console carries a strict Content-Security-Policy (no script at all),
+- Every response under /console carries a strict Content-Security-Policy (scripts only from
+  /console/static: htmx, no inline script, no eval),
   X-Frame-Options DENY, Referrer-Policy no-referrer, nosniff and no-store (`ConsoleHeaders`).
 - Bad sign-in attempts are counted per IP in memory (`BadAttempts`): past the limit, that IP's
   sign-in links are refused unread until the window has passed.
@@ -37,7 +38,8 @@ COOKIE = "hotline_console"
 PREFIX = "/console"
 HEADERS = {
     "content-security-policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     ),
     "x-frame-options": "DENY",

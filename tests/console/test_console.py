@@ -11,103 +11,26 @@ import re
 import stat
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import Bot, open_bot
 from bot.config import load_settings
 from bot.console.security import COOKIE, console_secret, sign_session
 from bot.core import texts
-from bot.core.types import IncomingMessage
 from bot.directory.console_access import NotStaffError, create_link
-from bot.escalation.urgency import UrgencyDetector
-from bot.knowledge import KnowledgeBase
 from bot.store import Database, upgrade
 from bot.store.models import ConsoleLink, ConsoleSession, Person, Role
 from bot.web import build_web_app
-from tests.conftest import DATA, ROOT, make_deps, run_hotline
-from tests.factories import make_person, make_rota, rota_yaml
+from tests.conftest import DATA, ROOT, run_hotline
+from tests.console.conftest import CSRF, LINK, SECRET, START, Console
 from tests.handlers.conftest import Stack
 from tests.handlers.conftest import stack as stack  # the fixture "s"
 from tests.handlers.payloads import tg_text_update
 from tests.handlers.test_web import _free_port, _listening, _text, _until
-
-SECRET = b"console-test-secret-0123456789-abcdef"
-LINK = re.compile(r"(?:https?://[^/\s]+)?(/console/signin/([A-Za-z0-9_-]+))")
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-# A Wednesday morning in hotline hours (London is on UTC in November).
-START = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@dataclass
-class Console:
-    db: Database
-    bot: Bot
-    http: httpx.AsyncClient
-    clock: Clock
-    staff: Person
-    admin: Person
-    member: Person
-
-    async def chat(self, person: Person, text: str) -> str:
-        replies = await self.bot.dispatcher.handle(
-            IncomingMessage("console", person.email, person.email, text=text)
-        )
-        assert len(replies) == 1
-        return replies[0].text
-
-    async def link(self, person: Person) -> str:
-        """The path of a fresh sign-in link, sent in chat."""
-        found = LINK.search(await self.chat(person, "/console"))
-        assert found is not None
-        return found.group(1)
-
-    async def sign_in(self, path: str) -> httpx.Response:
-        form = await self.http.get(path)
-        assert form.status_code == 200, form.text
-        csrf = CSRF.search(form.text)
-        assert csrf is not None
-        return await self.http.post(path, data={"csrf": csrf.group(1)})
-
-    def client(self, ip: str = "127.0.0.1") -> httpx.AsyncClient:
-        app = build_web_app(1_000_000, bot=self.bot, console_secret=SECRET)
-        transport = httpx.ASGITransport(app=app, client=(ip, 40000))
-        return httpx.AsyncClient(transport=transport, base_url="http://hotline.test")
-
-
-@pytest.fixture(name="c")
-async def console(
-    db: Database, db_url: str, kb: KnowledgeBase, urgency: UrgencyDetector
-) -> AsyncIterator[Console]:
-    staff = await make_person(db, role=Role.STAFF, name="Sam Adeyemi")
-    admin = await make_person(db, role=Role.ADMIN, name="Ruth Green")
-    member = await make_person(db, name="Amara Okafor")
-    await make_rota(db, rota_yaml(staff.email, None, admin.email))
-    clock = Clock()
-    settings = load_settings(database_url=db_url, data_dir=DATA, public_url="http://hotline.test")
-    deps = replace(make_deps(kb, urgency, clock=clock), public_url=settings.public_url)
-    async with open_bot(settings, deps=deps, background=False) as bot:
-        app = build_web_app(1_000_000, bot=bot, console_secret=SECRET)
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hotline.test") as http:
-            yield Console(db, bot, http, clock, staff, admin, member)
 
 
 async def count(db: Database, model: type) -> int:
@@ -275,12 +198,17 @@ async def test_every_console_response_carries_the_security_headers(c: Console) -
         ), response.url
         csp = headers.get("content-security-policy", "")
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, response.url
-        assert "script-src" not in csp and "unsafe-inline" not in csp
+        assert "script-src 'self';" in csp  # htmx from /console/static, nothing inline
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert headers.get("x-content-type-options") == "nosniff"
         if not response.url.path.endswith(".css"):
             assert headers.get("cache-control") == "no-store", response.url
     assert "content-security-policy" not in (await c.http.get("/healthz")).headers
-    assert "<script" not in responses[-2].text and "style=" not in responses[-2].text
+    page = responses[-2].text
+    assert re.findall(r"<script[^>]*>", page) == [
+        '<script src="/console/static/htmx.min.js" defer>'
+    ]  # the one script, from this site: no inline script, no inline style
+    assert "style=" not in page and "<style" not in page and " on" + "click" not in page
 
 
 async def test_bad_sign_in_attempts_are_limited_per_ip_and_logged_without_tokens(
@@ -463,7 +391,7 @@ def test_migration_0008_adds_the_console_tables_to_a_database_at_0007(
     unmigrated_url: str,
 ) -> None:
     assert upgrade(unmigrated_url, "0007").after == "0007"
-    done = upgrade(unmigrated_url)
+    done = upgrade(unmigrated_url, "0008")
     assert (done.before, done.after) == ("0007", "0008")
 
     async def tables() -> list[int]:

@@ -1,0 +1,9 @@
+"""The console's directory page (to come)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+
+def routes() -> list[BaseRoute]:
+    return []

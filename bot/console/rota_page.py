@@ -1,0 +1,9 @@
+"""The console's rota page (to come)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+
+def routes() -> list[BaseRoute]:
+    return []
