@@ -71,12 +71,18 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.escalation.reports import report_between
+    from bot.escalation.reports import (
+        breakdown,
+        day_start,
+        figures_line,
+        minutes_text,
+        report_between,
+    )
 
     tz = settings().tz
     start = parse_time(args.start, tz)
-    end = (
-        parse_time(args.end, tz) + timedelta(days=1)
+    end = (  # a date alone: to the end of that day in the partnership's timezone
+        day_start(parse_time(args.end, tz).astimezone(tz).date() + timedelta(days=1), tz)
         if len(args.end) == 10
         else parse_time(args.end, tz)
     )
@@ -88,9 +94,7 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
             return await report_between(session, start, end)
 
     report, rows = with_db(work)
-
-    def fmt(v: float | None) -> str:
-        return "-" if v is None else f"{v:.1f} min"
+    fmt = minutes_text
 
     print(f"Hotline requests {args.start} to {args.end}: {report.total}", file=out)
     print(
@@ -112,6 +116,10 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
         "by school: " + (", ".join(f"{k} {v}" for k, v in report.by_school.items()) or "-"),
         file=out,
     )
+    for by in dict.fromkeys(args.by or ()):  # each once, in the order asked
+        print(f"per {by}:", file=out)
+        for group in breakdown(by, rows, start, end, tz):
+            print(f"  {figures_line(group)}", file=out)
     if args.csv:
         with Path(args.csv).open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -162,4 +170,10 @@ def register(sub: Any) -> None:
     report.add_argument("--from", dest="start", required=True, help="a date, e.g. 2026-09-01")
     report.add_argument("--to", dest="end", required=True, help="a date (inclusive)")
     report.add_argument("--csv", metavar="FILE", help="also write one row per request")
+    report.add_argument(
+        "--by",
+        action="append",
+        choices=("week", "category", "school"),
+        help="also the figures per week (from Monday), category or school; repeat for more",
+    )
     report.set_defaults(func=cmd_report)

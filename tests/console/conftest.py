@@ -81,13 +81,16 @@ class Console:
         return found.group(1)
 
     async def signed_in(self, person: Person, ip: str = "127.0.0.1") -> httpx.AsyncClient:
-        """A new client signed in as `person` (staff or admin) from a link sent in chat; close it
-        (`async with`)."""
-        client = self.client(ip)
+        """A new client signed in as `person` (staff or admin) from a link sent in chat, not yet
+        opened: use it as `async with await c.signed_in(person) as http:`."""
         path = await self.link(person)
-        form = await client.get(path)
-        signed = await client.post(path, data={"csrf": self.csrf(form.text)})
-        assert signed.status_code == 303, signed.text
+        async with self.client(ip) as browser:
+            form = await browser.get(path)
+            signed = await browser.post(path, data={"csrf": self.csrf(form.text)})
+            assert signed.status_code == 303, signed.text
+            cookies = browser.cookies
+        client = self.client(ip)
+        client.cookies = cookies
         return client
 
     def client(self, ip: str = "127.0.0.1") -> httpx.AsyncClient:
