@@ -1,4 +1,4 @@
-"""`hotline news import | add | list` and `hotline events import | add | list`."""
+"""`hotline news import | add | list | withdraw` and the same for `hotline events`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.commands.common import settings, with_db
-from bot.core.errors import DataError
+from bot.core.errors import DataError, UserFacingError
 from bot.store import Database
 from bot.store.models import ContentItem, ContentKind
 
@@ -102,9 +102,35 @@ def _list(kind: ContentKind, out: TextIO) -> int:
         when = row.publish_from if kind is ContentKind.NEWS else row.starts_at
         shown = f"{when.astimezone(tz):%d %b %Y %H:%M}" if when else "-"
         audience = Audience.from_columns(row.phases, row.roles).describe()
-        print(f"{shown}  {row.slug}  {row.title}  ({audience})", file=out)
+        withdrawn = (
+            f"  withdrawn {row.withdrawn_at.astimezone(tz):%d %b %Y %H:%M}"
+            if row.withdrawn_at
+            else ""
+        )
+        print(f"{row.id:>4}  {shown}  {row.slug}  {row.title}  ({audience}){withdrawn}", file=out)
     if not rows:
         print(f"no {'news' if kind is ContentKind.NEWS else 'events'} yet", file=out)
+    return 0
+
+
+def _withdraw(kind: ContentKind, key: str, out: TextIO) -> int:
+    from bot.digest.content_store import item, withdraw
+
+    noun = "news" if kind is ContentKind.NEWS else "events"
+
+    async def work(db: Database) -> tuple[str, bool]:
+        async with db.session() as session:
+            raw = key.strip()
+            row = await item(session, kind, int(raw) if raw.isdigit() else raw)
+            if row is None:
+                raise UserFacingError(
+                    f"no {noun} item {key!r} (the number or the id `hotline {noun} list` shows)"
+                )
+            return f"{row.id} ({row.slug})", await withdraw(session, row, datetime.now(UTC))
+
+    shown, changed = with_db(work)
+    what = "withdrawn: in no digest from now on" if changed else "already withdrawn"
+    print(f"{noun} {shown}: {what}", file=out)
     return 0
 
 
@@ -141,9 +167,12 @@ def register(sub: Any) -> None:
     add.add_argument("--date", help="publication date (default: now), e.g. 2026-11-30")
     _common_add_flags(add)
     add.set_defaults(func=cmd_news_add)
-    news.add_parser("list", help="the latest news items").set_defaults(
+    news.add_parser("list", help="the latest news items, with their numbers").set_defaults(
         func=lambda _a, out: _list(ContentKind.NEWS, out)
     )
+    off = news.add_parser("withdraw", help="take a news item out of every digest from now on")
+    off.add_argument("item", metavar="ID", help="its number (news list) or its id")
+    off.set_defaults(func=lambda a, out: _withdraw(ContentKind.NEWS, a.item, out))
 
     events = sub.add_parser("events", help="events for the weekly digest").add_subparsers(
         dest="events_command", required=True
@@ -160,6 +189,9 @@ def register(sub: Any) -> None:
     add.add_argument("--publish-from", metavar="DATE", help="announce it from (default: now)")
     _common_add_flags(add)
     add.set_defaults(func=cmd_events_add)
-    events.add_parser("list", help="the latest events").set_defaults(
+    events.add_parser("list", help="the latest events, with their numbers").set_defaults(
         func=lambda _a, out: _list(ContentKind.EVENT, out)
     )
+    off = events.add_parser("withdraw", help="take an event out of every digest from now on")
+    off.add_argument("item", metavar="ID", help="its number (events list) or its id")
+    off.set_defaults(func=lambda a, out: _withdraw(ContentKind.EVENT, a.item, out))

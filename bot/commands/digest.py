@@ -132,13 +132,10 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.digest.runs import finish_if_settled, recent, unfinished, unreachable_people
+    from bot.digest.runs import status, unreachable_people
 
     async def work(db: Database) -> list[str]:
-        now = datetime.now(UTC)
-        for run in await unfinished(db, now):
-            await finish_if_settled(db, run.id, now)
-        runs = await recent(db, args.limit)
+        runs = await status(db, datetime.now(UTC), args.limit)
         lines = [
             f"{'week':<10}  {'kind':<6}  {'status':<9}  {'queued':>6}  {'sent':>6}  "
             f"{'waiting':>7}  {'failed':>6}  {'unreachable':>11}  {'cancelled':>9}  "
@@ -181,12 +178,7 @@ def cmd_preview(args: argparse.Namespace, out: TextIO) -> int:
         file=out,
     )
     if shown.reply is None:
-        what = (
-            "news, events or FAQ changes for them"
-            if shown.kind is DigestKind.MEMBER
-            else ("requests, open requests, unanswered questions or feedback")
-        )
-        print(f"# nothing to send: no {what} this week (DIGEST_SEND_EMPTY is off)", file=out)
+        print(f"# {shown.nothing_to_send}", file=out)
     else:
         print(shown.reply.text, file=out)
     return 0

@@ -29,6 +29,7 @@ MAX_TITLE = 200
 MAX_TEXT = 1500
 MAX_LABEL = 100
 MAX_LOCATION = 200
+MAX_LINK = 500  # the column's width
 
 NEWS_FIELDS = frozenset(("id", "title", "text", "date", "publish_until", "link", "link_label"))
 EVENT_FIELDS = frozenset(
@@ -178,7 +179,9 @@ def build_record(
     elif len(body) > MAX_TEXT:
         out.add(f"too long ({len(body)} characters, at most {MAX_TEXT})", field="text")
     link = _text(raw.get("link"))
-    if link and not URL.match(link):
+    if link and len(link) > MAX_LINK:
+        out.add(f"too long (at most {MAX_LINK} characters)", field="link")
+    elif link and not URL.match(link):
         out.add(f"{link[:60]!r} is not an http(s) address", field="link")
     label = _text(raw.get("link_label"))
     if label and len(label) > MAX_LABEL:
@@ -227,6 +230,28 @@ def build_record(
         ),
         [],
     )
+
+
+class ItemProblems(DataError):
+    """An item typed in a form was refused: `fields` maps each field (as build_record names
+    it: title, date, audience.phases, ...) to its first problem, in build_record's words."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__([f"{field}: {message}" for field, message in fields.items()])
+        self.fields = fields
+
+
+def check_item(kind: ContentKind, raw: dict[str, Any], tz: ZoneInfo) -> ContentRecord:
+    """`build_record` for one item typed by hand (the console's forms): the record, or
+    ItemProblems with the same messages the CLI and chat give, by field."""
+    record, problems = build_record(kind, raw, tz, "")
+    if record is not None:
+        return record
+    fields: dict[str, str] = {}
+    for problem in problems:
+        field, _, what = problem.removeprefix(": ").partition(": ")
+        fields.setdefault(field, what)
+    raise ItemProblems(fields)
 
 
 def _label(n: int, item: dict[str, Any]) -> str:

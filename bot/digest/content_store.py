@@ -1,5 +1,6 @@
 """News and events in the database: import a file in one transaction (all of it or nothing,
-upserting by id so a second import changes nothing), add one item, and the digest's queries."""
+upserting by id so a second import changes nothing), add, edit or withdraw one item, and the
+digest's queries (a withdrawn item is in none of them)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.errors import DataError
 from bot.digest.audience import Audience
-from bot.digest.content import ContentRecord, build_record
+from bot.digest.content import ContentRecord, build_record, check_item, parse_when
 from bot.store.db import Database
 from bot.store.models import ContentItem, ContentKind, utcnow
 
@@ -84,18 +85,7 @@ def slugify(title: str, day: datetime, tz: ZoneInfo) -> str:
     return f"{day.astimezone(tz):%Y-%m-%d}-{words}"
 
 
-async def add_from_chat(
-    session: AsyncSession,
-    kind: ContentKind,
-    raw: dict[str, object],
-    tz: ZoneInfo,
-    now: datetime,
-    created_by_id: int | None,
-    source: str,
-) -> ContentRecord:
-    """An item typed by staff: an id made from the date and title (numbered if taken)."""
-    title = str(raw.get("title") or "")
-    base = slugify(title, now, tz)
+async def _free_slug(session: AsyncSession, kind: ContentKind, base: str) -> str:
     taken = set(
         await session.scalars(
             select(ContentItem.slug).where(
@@ -107,11 +97,122 @@ async def add_from_chat(
     n = 2
     while slug in taken:
         slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+async def add_from_chat(
+    session: AsyncSession,
+    kind: ContentKind,
+    raw: dict[str, object],
+    tz: ZoneInfo,
+    now: datetime,
+    created_by_id: int | None,
+    source: str,
+) -> ContentRecord:
+    """An item typed by staff: an id made from the date and title (numbered if taken)."""
+    title = str(raw.get("title") or "")
+    slug = await _free_slug(session, kind, slugify(title, now, tz))
     record, problems = build_record(kind, {**raw, "id": slug}, tz, "")
     if record is None:
         raise DataError([p.removeprefix(": ") for p in problems])
     await upsert(session, record, source, now, created_by_id)
     return record
+
+
+class StaleItem(Exception):
+    """The item changed since the form was read (its content hash is not the form's)."""
+
+
+async def add_item(
+    session: AsyncSession,
+    kind: ContentKind,
+    raw: dict[str, object],
+    tz: ZoneInfo,
+    now: datetime,
+    created_by_id: int | None,
+    source: str,
+) -> ContentItem:
+    """A new item from a form (the console): checked like `hotline news add` (ItemProblems by
+    field), with an id made from its date and title like the CLI's, numbered if taken, so an
+    add never overwrites another item."""
+    check_item(kind, {**raw, "id": "new-item"}, tz)  # every problem, before any id is made
+    when = parse_when(raw.get("date"), tz)
+    base = slugify(str(raw.get("title") or ""), when[0] if when else now, tz)
+    record = check_item(kind, {**raw, "id": await _free_slug(session, kind, base)}, tz)
+    await upsert(session, record, source, now, created_by_id)
+    found = await item(session, kind, record.slug)
+    assert found is not None
+    return found
+
+
+async def item(session: AsyncSession, kind: ContentKind, key: int | str) -> ContentItem | None:
+    """One item by its number (`news list` shows it) or its id (slug)."""
+    where = ContentItem.id == key if isinstance(key, int) else ContentItem.slug == key
+    found: ContentItem | None = await session.scalar(
+        select(ContentItem).where(ContentItem.kind == kind, where)
+    )
+    return found
+
+
+async def edit_item(
+    session: AsyncSession,
+    row: ContentItem,
+    raw: dict[str, object],
+    tz: ZoneInfo,
+    now: datetime,
+    source: str,
+    expected_hash: str | None = None,
+) -> bool:
+    """Replace an item's fields (its id stays), checked like an add; StaleItem when
+    `expected_hash` (the form's) is not the item's any more, nothing changed. True when
+    anything changed. A withdrawn item stays withdrawn."""
+    if expected_hash is not None and expected_hash != row.content_hash:
+        raise StaleItem(row.id)
+    record = check_item(row.kind, {**raw, "id": row.slug}, tz)
+    return await upsert(session, record, source, now) == "updated"
+
+
+async def withdraw(session: AsyncSession, row: ContentItem, now: datetime) -> bool:
+    """Take an item out of every digest composed from now on (digests sent keep it); False when
+    it was withdrawn already."""
+    if row.withdrawn_at is not None:
+        return False
+    row.withdrawn_at = now
+    await session.flush()
+    return True
+
+
+async def current_items(
+    session: AsyncSession, kind: ContentKind, now: datetime, since: datetime
+) -> list[ContentItem]:
+    """Items a digest may still carry, not withdrawn and inside their publish window or before
+    it: news published after `since` (or later), events starting after `since` or not ended;
+    in date order."""
+    query = select(ContentItem).where(
+        ContentItem.kind == kind, ContentItem.withdrawn_at.is_(None), _still_published(now)
+    )
+    if kind is ContentKind.NEWS:
+        query = query.where(ContentItem.publish_from > since).order_by(
+            ContentItem.publish_from, ContentItem.id
+        )
+    else:
+        query = query.where(
+            or_(ContentItem.starts_at >= since, ContentItem.ends_at >= now)
+        ).order_by(ContentItem.starts_at, ContentItem.id)
+    return list(await session.scalars(query))
+
+
+async def withdrawn_items(
+    session: AsyncSession, kind: ContentKind, limit: int = 10
+) -> list[ContentItem]:
+    """The items withdrawn most recently."""
+    rows = await session.scalars(
+        select(ContentItem)
+        .where(ContentItem.kind == kind, ContentItem.withdrawn_at.is_not(None))
+        .order_by(ContentItem.withdrawn_at.desc(), ContentItem.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
 
 
 def record_of(row: ContentItem) -> ContentRecord:
@@ -136,6 +237,11 @@ def _still_published(as_of: datetime) -> ColumnElement[bool]:
     return or_(ContentItem.publish_until.is_(None), ContentItem.publish_until > as_of)
 
 
+def _not_withdrawn(as_of: datetime) -> ColumnElement[bool]:
+    """Not withdrawn before `as_of`: a run composed earlier (and resumed) says what it said."""
+    return or_(ContentItem.withdrawn_at.is_(None), ContentItem.withdrawn_at > as_of)
+
+
 async def news_between(
     session: AsyncSession, since: datetime, as_of: datetime
 ) -> list[ContentRecord]:
@@ -147,6 +253,7 @@ async def news_between(
             ContentItem.publish_from > since,
             ContentItem.publish_from <= as_of,
             _still_published(as_of),
+            _not_withdrawn(as_of),
         )
         .order_by(ContentItem.publish_from.desc(), ContentItem.id)
     )
@@ -165,6 +272,7 @@ async def events_between(
             ContentItem.starts_at < end,
             or_(ContentItem.publish_from.is_(None), ContentItem.publish_from <= as_of),
             _still_published(as_of),
+            _not_withdrawn(as_of),
         )
         .order_by(ContentItem.starts_at, ContentItem.id)
     )

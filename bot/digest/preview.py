@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -22,6 +22,7 @@ from bot.digest.gather import (
 )
 from bot.digest.gather import week_content as read_week_content
 from bot.digest.runs import DigestConfig, run_for
+from bot.digest.schedule import week_of
 from bot.knowledge import KnowledgeBase
 from bot.store.db import Database
 from bot.store.models import DigestKind, Person
@@ -33,6 +34,22 @@ class Preview:
     kind: DigestKind
     channel: Channel | None
     reply: Reply | None
+
+    @property
+    def nothing_to_send(self) -> str:
+        """Why there is no digest for them (when `reply` is None)."""
+        what = (
+            "news, events or FAQ changes for them"
+            if self.kind is DigestKind.MEMBER
+            else "requests, open requests, unanswered questions or feedback"
+        )
+        return f"nothing to send: no {what} this week (DIGEST_SEND_EMPTY is off)"
+
+
+def next_run_week(config: DigestConfig, now: datetime) -> date:
+    """The week of the next scheduled run (DIGEST_CRON) after `now`."""
+    fire: datetime | None = config.cron.get_next_fire_time(None, now)
+    return week_of(fire or now, config.tz)
 
 
 async def preview(

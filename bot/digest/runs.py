@@ -347,6 +347,14 @@ async def recent(db: Database, limit: int = 10) -> list[RunCounts]:
     return [await counts(db, run) for run in runs]
 
 
+async def status(db: Database, now: datetime, limit: int = 10) -> list[RunCounts]:
+    """`hotline digest status` and the console: unfinished runs that have settled are marked
+    done first, then the latest runs with their counts."""
+    for run in await unfinished(db, now):
+        await finish_if_settled(db, run.id, now)
+    return await recent(db, limit)
+
+
 async def run_for(db: Database, kind: DigestKind, week: date) -> DigestRun | None:
     async with db.session() as session:
         return await _find(session, kind, week)

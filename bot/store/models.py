@@ -397,6 +397,10 @@ class ContentItem(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Withdrawn by staff (`hotline news withdraw`, the console): in no digest composed after
+    # this; digests already sent are untouched. Kept apart from the publish window, so a
+    # withdrawn item reads as withdrawn and importing its file again does not bring it back.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class FaqVersion(Base):
