@@ -1,4 +1,4 @@
-"""`hotline rota import | show | override | check`."""
+"""`hotline rota import | show | override | unoverride | check`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from bot.core.errors import UserFacingError
 from bot.store import Database
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from bot.escalation.rota import Duty, Rota
+    from bot.store.models import RotaOverride
 
 
 def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
@@ -25,7 +28,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     from bot.escalation.categories import CATEGORIES
-    from bot.escalation.rota_store import rota_and_duty
+    from bot.escalation.rota_store import rota_and_duty, upcoming_overrides
 
     tz = settings().tz
     at = parse_time(args.at, tz) if args.at else datetime.now(UTC)
@@ -35,6 +38,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     async def work(db: Database) -> str:
         async with db.session() as session:
             found = await rota_and_duty(session, at)
+            listed = _override_lines(await upcoming_overrides(session, at), tz)
         if found is None:
             raise UserFacingError("no rota imported yet: hotline rota import FILE")
         rota, duty = found
@@ -46,14 +50,35 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
                 f"{head}\n"
                 f"  level 1 primary: {duty.primary or 'nobody'}\n"
                 f"  level 2 backup:  {duty.backup or 'nobody'}\n"
-                f"  level 3 fallback: {duty.fallback}"
+                f"  level 3 fallback: {duty.fallback}\n" + listed
             )
         return "\n".join(
-            [head, *_chain_lines(rota, duty, args.category, settings().escalation_timeout_s)]
+            [
+                head,
+                *_chain_lines(rota, duty, args.category, settings().escalation_timeout_s),
+                listed,
+            ]
         )
 
     print(with_db(work), file=out)
     return 0
+
+
+def _override_lines(rows: list[RotaOverride], tz: ZoneInfo) -> str:
+    """The overrides not ended yet, each with the id `hotline rota unoverride` takes."""
+    if not rows:
+        return "overrides: none current or upcoming"
+    return "\n".join(
+        [
+            "overrides (current and upcoming; remove with hotline rota unoverride ID):",
+            *(
+                f"  override {row.id}: {row.person.email} {row.role} from "
+                f"{row.starts_at.astimezone(tz):%a %d %b %Y %H:%M} to "
+                f"{row.ends_at.astimezone(tz):%a %d %b %Y %H:%M}"
+                for row in rows
+            ),
+        ]
+    )
 
 
 def _chain_lines(rota: Rota, duty: Duty, category: str, default_s: float) -> list[str]:
@@ -76,21 +101,57 @@ def _chain_lines(rota: Rota, duty: Duty, category: str, default_s: float) -> lis
 
 
 def cmd_override(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.escalation.rota_store import add_override
+    from bot.directory.audit import Actor, record
+    from bot.escalation.rota_store import add_override, describe_override, read_time
 
     tz = settings().tz
-    start, end = parse_time(args.start, tz), parse_time(args.end, tz)
+    start, end = read_time(args.start, tz, "starts"), read_time(args.end, tz, "ends")
 
-    async def work(db: Database) -> None:
+    async def work(db: Database) -> str:
         async with db.session() as session:
-            await add_override(session, args.staff.lower(), args.role, start, end)
+            row = await add_override(session, args.staff, args.role, start, end)
+            line = describe_override(row, tz)
+            record(
+                session,
+                Actor(None, via="cli"),
+                "rota override add",
+                f"override {row.id}",
+                about=row.person_id,
+                detail=line,
+            )
+            return f"override {row.id}: {line}"
 
-    with_db(work)
-    print(
-        f"{args.staff} is {args.role} from {start.astimezone(tz):%a %d %b %H:%M} "
-        f"to {end.astimezone(tz):%a %d %b %H:%M}",
-        file=out,
-    )
+    print(with_db(work), file=out)
+    return 0
+
+
+def cmd_unoverride(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.directory.audit import Actor, record
+    from bot.escalation.rota_store import describe_override, remove_override
+
+    tz = settings().tz
+
+    async def work(db: Database) -> str:
+        async with db.session() as session:
+            removed = await remove_override(session, args.id, datetime.now(UTC))
+            row = removed.override
+            done = (
+                f"ended at {removed.at.astimezone(tz):%a %d %b %Y %H:%M}"
+                if removed.cut_short
+                else "removed"
+            )
+            line = f"override {row.id} {done}: {describe_override(row, tz)}"
+            record(
+                session,
+                Actor(None, via="cli"),
+                "rota override remove",
+                f"override {row.id}",
+                about=row.person_id,
+                detail=line,
+            )
+            return line
+
+    print(with_db(work), file=out)
     return 0
 
 
@@ -149,6 +210,13 @@ def register(sub: Any) -> None:
     override.add_argument("--to", dest="end", required=True)
     override.add_argument("--role", default="primary", choices=("primary", "backup"))
     override.set_defaults(func=cmd_override)
+    unoverride = rota.add_parser(
+        "unoverride",
+        help="remove an override by its id (hotline rota show lists them); one already running "
+        "ends now",
+    )
+    unoverride.add_argument("id", type=int, help="the override's id")
+    unoverride.set_defaults(func=cmd_unoverride)
     check = rota.add_parser(
         "check", help="list gaps, unreachable staff and FAQ answers that state other hours"
     )

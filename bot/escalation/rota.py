@@ -350,3 +350,96 @@ def _step_json(step: ChainStep) -> dict[str, object]:
     data = step.to_json()
     data.pop("people", None)
     return data
+
+
+# --- A week as a grid (the console's rota page) --------------------------------------------------
+
+ROLES = ("primary", "backup")
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """Part of one local day with the same duty throughout: wall-clock minutes [start, end) of
+    `day` (an `end` of 1440 is midnight at the end of the day), and the instants they stand for."""
+
+    day: date
+    start: int
+    end: int
+    starts_at: datetime
+    ends_at: datetime
+    duty: Duty
+    closure: Closure | None
+    overridden: frozenset[str]  # the roles an override holds here
+    gap: str | None  # why nobody can be pinged in hotline hours (find_gaps' reason), or None
+
+    @property
+    def label(self) -> str:
+        return f"{hhmm(self.start)}-{hhmm(self.end)}"
+
+    def holds(self, at: datetime) -> bool:
+        return self.starts_at <= _utc(at) < self.ends_at
+
+
+def closure_on(rota: Rota, day: date) -> Closure | None:
+    """The closure that covers a local day, if any."""
+    return next((c for c in rota.closures if c.start <= day <= c.end), None)
+
+
+def overridden_roles(overrides: Sequence[Override], at: datetime) -> frozenset[str]:
+    """The roles an override holds at this instant."""
+    utc = _utc(at)
+    return frozenset(role for role in ROLES if _override(overrides, role, utc) is not None)
+
+
+def _instant(rota: Rota, day: date, minute: int) -> datetime:
+    """The first instant the local clock reads `minute` (of the day) on `day`; 1440 is the next
+    day's midnight."""
+    if minute >= DAY_MINUTES:
+        day, minute = day + timedelta(days=1), 0
+    return min(_reaching(day, time(minute // 60, minute % 60), rota.timezone))
+
+
+def _boundaries(rota: Rota, overrides: Sequence[Override], day: date) -> list[int]:
+    """The wall-clock minutes of `day` at which the duty may change: midnight, the edges of the
+    spans for that weekday, and the edges of the overrides that fall on the day."""
+    minutes = {0}
+    for span in (*rota.hotline_hours, *(s.span for s in rota.pattern)):
+        if day.weekday() in span.days:
+            minutes.update(m % DAY_MINUTES for m in span._minutes())
+    for override in overrides:
+        for edge in (override.starts_at, override.ends_at):
+            local = _utc(edge).astimezone(rota.timezone)
+            if local.date() == day:
+                minutes.add(_minute_of(local.time()))
+    return sorted(minutes)
+
+
+def day_stretches(
+    rota: Rota,
+    overrides: Sequence[Override],
+    day: date,
+    reachable: Callable[[str], bool] = lambda email: True,
+) -> list[Stretch]:
+    """One local day cut where its duty changes, each part with who holds each role (duty_at),
+    which roles are overridden, the closure, and the gap find_gaps would report there."""
+    closure = closure_on(rota, day)
+    points = _boundaries(rota, overrides, day)
+    stretches: list[Stretch] = []
+    for start, end in zip(points, [*points[1:], DAY_MINUTES], strict=True):
+        starts_at, ends_at = _instant(rota, day, start), _instant(rota, day, end)
+        duty = duty_at(rota, overrides, starts_at)
+        overridden = overridden_roles(overrides, starts_at)
+        gap = _gap_reason(duty, reachable)
+        last = stretches[-1] if stretches else None
+        if (
+            last is not None
+            and (last.duty.in_hours, last.duty.primary, last.duty.backup)
+            == (duty.in_hours, duty.primary, duty.backup)
+            and (last.overridden, last.gap) == (overridden, gap)
+        ):
+            stretches[-1] = replace(last, end=end, ends_at=ends_at)
+        else:
+            stretches.append(
+                Stretch(day, start, end, starts_at, ends_at, duty, closure, overridden, gap)
+            )
+    return stretches
