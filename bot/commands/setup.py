@@ -1,4 +1,5 @@
-"""`hotline db upgrade`, `hotline directory import` and `hotline directory invite`."""
+"""`hotline db upgrade` and `hotline directory import / invite / unlink / deactivate / activate`
+(the console's directory page calls the same domain functions)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def cmd_directory_invite(args: argparse.Namespace, out: TextIO) -> int:
     from datetime import timedelta
 
     from bot.directory import create_invite
+    from bot.directory.invites import telegram_link
     from bot.store import Database
     from bot.store.models import utcnow
 
@@ -61,15 +63,78 @@ def cmd_directory_invite(args: argparse.Namespace, out: TextIO) -> int:
     name, code = with_db(invite)
     print(f"Invitation for {name}, valid for {days} days, usable once:", file=out)
     print(f"  code:     {code}", file=out)
-    username = s.telegram_bot_username
-    if username:
-        print(f"  Telegram: https://t.me/{username.lstrip('@')}?start={code}", file=out)
+    link = telegram_link(s.telegram_bot_username, code)
+    if link:
+        print(f"  Telegram: {link}", file=out)
     else:
         print(
             f"  Telegram: send /start {code} to the bot (set TELEGRAM_BOT_USERNAME for a link)",
             file=out,
         )
     print(f"  Slack:    /hotline link {code}", file=out)
+    return 0
+
+
+CHANNELS = ("telegram", "slack", "console")
+
+
+def cmd_directory_unlink(args: argparse.Namespace, out: TextIO) -> int:
+    """Remove a person's linked chat accounts (those on --channel only, when given)."""
+    from bot.core.errors import UserFacingError
+    from bot.directory.audit import Actor, record
+    from bot.directory.identities import masked, unlink_accounts
+    from bot.directory.people import person_any
+    from bot.store import Database
+
+    async def unlink(db: Database) -> tuple[str, list[tuple[str, str]]]:
+        async with db.session() as session:
+            person = await person_any(session, args.email)
+            if person is None:
+                raise UserFacingError(f"{args.email}: nobody in the directory has this email")
+            removed = await unlink_accounts(session, person, args.channel)
+            for identity in removed:
+                record(
+                    session,
+                    Actor(None, None, "cli"),
+                    "unlink",
+                    person.email,
+                    about=person.id,
+                    detail=f"{identity.channel} account {masked(identity.external_id)}",
+                )
+            return person.name, [(i.channel, masked(i.external_id)) for i in removed]
+
+    name, removed = with_db(unlink)
+    if not removed:
+        where = f" on {args.channel}" if args.channel else ""
+        raise UserFacingError(f"{args.email}: {name} has no linked chat account{where}")
+    for channel, account in removed:
+        print(f"unlinked {name}'s {channel} account {account}", file=out)
+    return 0
+
+
+def cmd_directory_active(args: argparse.Namespace, out: TextIO) -> int:
+    """`deactivate` / `activate`: whether the bot knows the person (bot/directory/people.py)."""
+    from bot.core.errors import UserFacingError
+    from bot.directory.audit import Actor, record
+    from bot.directory.people import person_any, set_active
+    from bot.store import Database
+
+    active: bool = args.active
+
+    async def change(db: Database) -> tuple[str, bool]:
+        async with db.session() as session:
+            person = await person_any(session, args.email)
+            if person is None:
+                raise UserFacingError(f"{args.email}: nobody in the directory has this email")
+            changed = await set_active(session, person, active)
+            if changed:
+                verb = "activate" if active else "deactivate"
+                record(session, Actor(None, None, "cli"), verb, person.email, about=person.id)
+            return person.name, changed
+
+    name, changed = with_db(change)
+    state = "active" if active else "inactive"
+    print(f"{name} is {'now' if changed else 'already'} {state}", file=out)
     return 0
 
 
@@ -92,3 +157,15 @@ def register(sub: Any) -> None:
         help="how long the code stays valid (default: INVITE_DAYS, 14)",
     )
     inv.set_defaults(func=cmd_directory_invite)
+    unl = dsub.add_parser("unlink", help="remove a person's linked chat accounts")
+    unl.add_argument("email")
+    unl.add_argument("--channel", choices=CHANNELS, help="only the account on this channel")
+    unl.set_defaults(func=cmd_directory_unlink)
+    off = dsub.add_parser(
+        "deactivate", help="mark a person inactive: not recognised, not pinged, no digest"
+    )
+    off.add_argument("email")
+    off.set_defaults(func=cmd_directory_active, active=False)
+    on = dsub.add_parser("activate", help="mark an inactive person active again")
+    on.add_argument("email")
+    on.set_defaults(func=cmd_directory_active, active=True)

@@ -18,6 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -127,21 +129,34 @@ def not_found(signed: Signed, what: str) -> HTMLResponse:
 
 
 async def form_of(request: Request) -> dict[str, str]:
-    """A urlencoded form's fields (the first value of each); anything else is no fields.
-    Cached on the request, so the CSRF check and the handler read the body once."""
+    """A urlencoded or multipart form's fields (the first value of each); anything else is no
+    fields. A multipart form's files are kept in `request.state.files` (field name -> (file
+    name, bytes)), not among the fields; its CSRF token is a field like any other. Cached on the
+    request, so the CSRF check and the handler read the body once."""
     cached: dict[str, str] | None = getattr(request.state, "form", None)
     if cached is not None:
         return cached
     fields: dict[str, str] = {}
-    if request.headers.get("content-type", "").split(";")[0].strip() == (
-        "application/x-www-form-urlencoded"
-    ):
+    files: dict[str, tuple[str, bytes]] = {}
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
         try:
             text = (await request.body()).decode()
         except UnicodeDecodeError:
             text = ""
         fields = {k: v[0] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    elif kind == "multipart/form-data":
+        try:
+            async with request.form(max_files=4, max_fields=100) as form:
+                for key, value in form.multi_items():
+                    if isinstance(value, str):
+                        fields.setdefault(key, value)
+                    elif key not in files:
+                        files[key] = (value.filename or "", await value.read())
+        except (HTTPException, MultiPartException):
+            fields, files = {}, {}  # not a form we can read: no fields, so no CSRF token
     request.state.form = fields
+    request.state.files = files
     return fields
 
 

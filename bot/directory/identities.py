@@ -66,6 +66,42 @@ async def link_identity(
     return identity
 
 
+async def unlink_identity(
+    session: AsyncSession, identity_id: int, person_id: int | None = None
+) -> Identity | None:
+    """Remove one linked chat account (its person loaded first); None when it is gone already
+    (or, with `person_id`, is not that person's). The account is a stranger to the bot again
+    until it is linked anew (an invitation code, or the platform's profile email)."""
+    query = select(Identity).where(Identity.id == identity_id)
+    if person_id is not None:
+        query = query.where(Identity.person_id == person_id)
+    identity = await session.scalar(query.options(joinedload(Identity.person)))
+    if identity is not None:
+        await session.delete(identity)
+        await session.flush()
+    return identity
+
+
+async def unlink_accounts(
+    session: AsyncSession, person: Person, channel: str | None = None
+) -> list[Identity]:
+    """Remove a person's linked chat accounts (only those on `channel`, when given)."""
+    query = select(Identity).where(Identity.person_id == person.id)
+    if channel is not None:
+        query = query.where(Identity.channel == channel)
+    found = list((await session.scalars(query.order_by(Identity.id))).all())
+    for identity in found:
+        await session.delete(identity)
+    await session.flush()
+    return found
+
+
+def masked(external_id: str) -> str:
+    """An account id shown without giving it away: its last few characters."""
+    keep = min(4, len(external_id) // 2)
+    return "…" + external_id[-keep:] if keep else "…"
+
+
 async def person_by_email(session: AsyncSession, email: str) -> Person | None:
     return await session.scalar(
         select(Person).where(Person.email == email.strip().lower(), Person.active.is_(True))

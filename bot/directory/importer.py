@@ -84,12 +84,21 @@ async def _apply_people(
             summary.unchanged += 1
 
 
-async def apply_directory(db: Database, directory: Directory, source: str) -> ImportSummary:
+async def apply_directory_in(
+    session: AsyncSession, directory: Directory, source: str
+) -> ImportSummary:
+    """Apply in the caller's transaction (the console adds its audit entry to it); a DataError
+    (an unknown school code) leaves the caller to roll everything back. People are never
+    deactivated, nor made active again, by an import."""
     summary = ImportSummary()
-    async with db.session() as session:
-        schools = await _apply_schools(session, directory.schools, summary)
-        await _apply_people(session, directory.people, schools, source, summary)
+    schools = await _apply_schools(session, directory.schools, summary)
+    await _apply_people(session, directory.people, schools, source, summary)
     return summary
+
+
+async def apply_directory(db: Database, directory: Directory, source: str) -> ImportSummary:
+    async with db.session() as session:
+        return await apply_directory_in(session, directory, source)
 
 
 async def import_directory(db: Database, path: Path) -> ImportSummary:

@@ -36,6 +36,13 @@ def looks_like_code(text: str) -> bool:
     return len(cleaned) == CODE_LENGTH and all(ch in ALPHABET for ch in cleaned)
 
 
+def telegram_link(bot_username: str | None, code: str) -> str | None:
+    """The Telegram deep link that sends `/start CODE` to the bot (None without its username)."""
+    if not bot_username or not bot_username.strip().lstrip("@"):
+        return None
+    return f"https://t.me/{bot_username.strip().lstrip('@')}?start={code}"
+
+
 async def create_invite(
     session: AsyncSession, person: Person, now: datetime, ttl: timedelta = DEFAULT_TTL
 ) -> str:

@@ -208,17 +208,33 @@ def _parse_csv(text: str, out: Problems) -> tuple[Directory, dict[str, int | Non
     return Directory(tuple(schools.values()), tuple(people)), lines
 
 
-def parse_directory(path: Path) -> Directory:
-    """Read and validate a directory file; raise DataError with every problem found."""
-    out = Problems(path.name)
-    suffix = path.suffix.lower()
-    if suffix not in (".yaml", ".yml", ".csv"):
-        raise DataError([f"{path.name}: expected a .yaml, .yml or .csv file"])
-    text = read_text(path)
-    if suffix == ".csv":
+FORMATS = ("yaml", "csv")
+
+
+def parse_directory_text(text: str, source: str, fmt: str) -> Directory:
+    """Validate a directory's text (`fmt` "yaml" or "csv"; `source` names it in the problems,
+    `source:line: ...`); raise DataError with every problem found. The file and the console's
+    pasted text are read by this one function."""
+    if fmt not in FORMATS:
+        raise DataError([f"{source}: expected YAML or CSV"])
+    out = Problems(source)
+    if fmt == "csv":
         directory, lines = _parse_csv(text, out)
     else:
         directory, lines = _parse_yaml(text, out)
     _check_duplicates(directory, lines, out)
     out.raise_any()
     return directory
+
+
+def format_of(name: str) -> str | None:
+    """A directory file's format by its name's suffix: "yaml", "csv", or None."""
+    return {".yaml": "yaml", ".yml": "yaml", ".csv": "csv"}.get(Path(name).suffix.lower())
+
+
+def parse_directory(path: Path) -> Directory:
+    """Read and validate a directory file; raise DataError with every problem found."""
+    fmt = format_of(path.name)
+    if fmt is None:
+        raise DataError([f"{path.name}: expected a .yaml, .yml or .csv file"])
+    return parse_directory_text(read_text(path), path.name, fmt)
