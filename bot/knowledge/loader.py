@@ -9,6 +9,7 @@ phrasings. numpy and the embedding code are imported only with a model.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -54,17 +55,48 @@ class IndexCache:
     key: str
 
 
+# The FAQ and language files as they looked on disk: (path, size, modification time) each.
+Stamp = tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
+class FaqFiles:
+    """The data folder a knowledge base was loaded from, and its files' stamp just before."""
+
+    data_dir: Path
+    stamp: Stamp
+
+
+def files_stamp(data_dir: Path) -> Stamp:
+    """The FAQ and language files' names, sizes and modification times: a few stat calls, to
+    notice cheaply that the files changed (a file added, replaced or edited)."""
+    found: list[tuple[str, int, int]] = []
+    for folder in (data_dir / "faq", language_dir(data_dir)):
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_file():
+                        st = entry.stat()
+                        found.append((entry.path, st.st_size, st.st_mtime_ns))
+        except OSError:
+            found.append((str(folder), -1, -1))
+    return tuple(sorted(found))
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     """The index, and the embedding signal beside it when a model is installed (without one,
     `semantic` is None and the lexical matcher decides alone). `cache`: where its index is kept
-    (None: nowhere), so that adding phrasings can reuse an index compiled before."""
+    (None: nowhere), so that adding phrasings can reuse an index compiled before. `files`: the
+    data folder it was loaded from (None: built in memory), so that it can be loaded again when
+    the files change (`reload_knowledge_base`)."""
 
     index: FaqIndex
     policy: MatchPolicy = DEFAULT_POLICY
     semantic: SemanticIndex | None = None
     combined: CombinedPolicy = DEFAULT_COMBINED
     cache: IndexCache | None = None
+    files: FaqFiles | None = None
 
     def match(self, text: str) -> MatchResult:
         if self.semantic is None:
@@ -145,14 +177,35 @@ def load_knowledge_base(
     `cache_dir`, the compiled index is read from there when the files are unchanged (and kept
     there when they are new). With an embedder, every phrasing is embedded (or read from
     `cache_dir`, keyed by model and texts)."""
+    files = FaqFiles(data_dir, files_stamp(data_dir))  # before reading: a change meanwhile shows
     if cache_dir is None:
-        kb = KnowledgeBase(compile_index(data_dir))
+        kb = KnowledgeBase(compile_index(data_dir), files=files)
     else:
         key = index_key(data_dir)
         index = _compiled(cache_dir).get(key, lambda: compile_index(data_dir))
-        kb = KnowledgeBase(index, cache=IndexCache(cache_dir, key))
+        kb = KnowledgeBase(index, cache=IndexCache(cache_dir, key), files=files)
     if embedder is None:
         return kb
     from bot.knowledge.semantic import build_semantic, phrasing_cache
 
     return replace(kb, semantic=build_semantic(kb.index, embedder, phrasing_cache(cache_dir)))
+
+
+def files_changed(kb: KnowledgeBase) -> Stamp | None:
+    """The files' stamp now when the data folder `kb` was loaded from has changed since; None
+    when it has not (or `kb` was not loaded from files)."""
+    if kb.files is None:
+        return None
+    now = files_stamp(kb.files.data_dir)
+    return now if now != kb.files.stamp else None
+
+
+def reload_knowledge_base(kb: KnowledgeBase) -> KnowledgeBase:
+    """The knowledge base of the same data folder read again (its files changed), with the same
+    embedding model and cache folder; raises DataError with one line per problem. A knowledge
+    base not loaded from files comes back as it is."""
+    if kb.files is None:
+        return kb
+    embedder = kb.semantic.embedder if kb.semantic is not None else None
+    cache_dir = kb.cache.folder if kb.cache is not None else None
+    return load_knowledge_base(kb.files.data_dir, embedder, cache_dir)
