@@ -120,7 +120,7 @@ def _read(request: Request, live: LiveKnowledge, text: str) -> Tried:
     # The dispatcher's own reply to a question (a question log not stored: its buttons are shown,
     # never pressed).
     unsaved = QuestionLog(id=0, text=text)
-    reply = bot.dispatcher._reply_for(result, unsaved)
+    reply = bot.dispatcher.reply_for(result, unsaved)
     steps = [urgent_prompt(unsaved), reply] if urgency.urgent else [reply]
     answer = None
     if result.answer_id:

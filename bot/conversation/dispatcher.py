@@ -274,7 +274,7 @@ class Dispatcher:
         question = await log_question(ctx.session, ctx.person, ctx.message.channel, result)
         log.info("question id=%s band=%s match=%s", question.id, result.band, question.matched_id)
         if not is_member(ctx.person):
-            return [self._reply_for(result, question)]
+            return [self.reply_for(result, question)]
         # Every message is read for urgency, whatever is open: an open request never swallows
         # a new emergency.
         open_requests = (
@@ -284,12 +284,12 @@ class Dispatcher:
         if urgency.urgent and await self._is_new_emergency(ctx, urgency.category, open_requests):
             return [urgent_prompt(question, open_requests)]
         if not open_requests:
-            return [self._reply_for(result, question)]
+            return [self.reply_for(result, question)]
         replied = await replied_request(ctx.session, ctx.message, open_requests)
         if replied is not None:
             return [await self._attach(ctx, replied, text)]
         if result.band is Band.ANSWER:
-            reply = self._reply_for(result, question)
+            reply = self.reply_for(result, question)
             return [Reply(f"{reply.text}\n\n{still_open_note(open_requests)}", reply.buttons)]
         return [add_or_new(question, open_requests)]
 
@@ -306,7 +306,8 @@ class Dispatcher:
     async def _attach(self, ctx: Context, request: HotlineRequest, text: str) -> Reply:
         return await attach(ctx.session, request, ctx.person, text, ctx.now, self.deps.escalation)
 
-    def _reply_for(self, result: MatchResult, question: QuestionLog) -> Reply:
+    def reply_for(self, result: MatchResult, question: QuestionLog) -> Reply:
+        """What a member is sent for a matched question (the console's Try shows it too)."""
         if result.band is Band.ANSWER and result.answer_id:
             return self._answer(result.answer_id, question.id)
         if result.band is Band.SUGGEST:
@@ -426,7 +427,7 @@ class Dispatcher:
             ]
         return [
             Reply(texts.CHOSE_ANSWER, edit=True),
-            self._reply_for(self.kb.match(question.text), question),
+            self.reply_for(self.kb.match(question.text), question),
         ]
 
     async def _act_add(self, ctx: Context, args: str) -> list[Reply]:
@@ -436,7 +437,7 @@ class Dispatcher:
         if not request.is_open:
             return [
                 Reply(texts.NO_LONGER_OPEN.format(reference=request.reference), edit=True),
-                self._reply_for(self.kb.match(question.text), question),
+                self.reply_for(self.kb.match(question.text), question),
             ]
         return [replace(await self._attach(ctx, request, question.text), edit=True)]
 
@@ -445,7 +446,7 @@ class Dispatcher:
         chosen = Reply(texts.CHOSE_NEW, edit=True)
         if self.deps.urgency.detect(question.text).urgent:
             return [chosen, urgent_prompt(question)]
-        return [chosen, self._reply_for(self.kb.match(question.text), question)]
+        return [chosen, self.reply_for(self.kb.match(question.text), question)]
 
     async def _act_wake(self, ctx: Context, args: str) -> list[Reply]:
         request = await self._own_request(ctx, args)
