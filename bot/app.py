@@ -129,7 +129,7 @@ async def open_bot(
                 platforms.senders,
                 settings.sweep_interval_s,
                 chat_ids=chat_ids,
-                weekly=(live.base, digest_config(settings)),
+                weekly=(lambda: live.base, digest_config(settings)),  # as the FAQ files change
             )
             try:
                 if background:

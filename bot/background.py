@@ -45,7 +45,7 @@ class Background:
         clock: Callable[[], datetime] = utcnow,
         chat_ids: Collection[str] | None = None,
         # the weekly digest: the knowledge base it reports on and its schedule (DIGEST_CRON)
-        weekly: tuple[KnowledgeBase, DigestConfig] | None = None,
+        weekly: tuple[KnowledgeBase | Callable[[], KnowledgeBase], DigestConfig] | None = None,
     ) -> None:
         self.weekly: tuple[Callable[[], Awaitable[object]], DigestConfig] | None = None
         if weekly is not None:

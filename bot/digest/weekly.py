@@ -54,17 +54,19 @@ async def weekly_tick(
 
 def make_weekly_job(
     db: Database,
-    kb: KnowledgeBase,
+    kb: KnowledgeBase | Callable[[], KnowledgeBase],
     config: DigestConfig,
     clock: Callable[[], datetime] = utcnow,
     after_queued: Callable[[], None] = _nothing,
 ) -> Callable[[], Awaitable[list[DigestRun]]]:
     """The callable for `schedule.add_digest_job`; errors are logged, never raised into
-    APScheduler (the next tick, or the next start, resumes)."""
+    APScheduler (the next tick, or the next start, resumes). `kb`: the knowledge base, or how to
+    get the current one (a process re-reads the FAQ files when they change)."""
+    current = kb if callable(kb) else (lambda: kb)
 
     async def job() -> list[DigestRun]:
         try:
-            runs = await weekly_tick(db, kb, config, clock())
+            runs = await weekly_tick(db, current(), config, clock())
         except Exception:
             log.exception("weekly digest tick failed")
             return []

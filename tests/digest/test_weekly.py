@@ -47,9 +47,16 @@ async def test_a_process_down_at_0730_catches_up_within_the_grace_period_only(
     d: Digests,
 ) -> None:
     await member(d.db)
-    job = make_weekly_job(d.db, d.kb, d.config, d.clock)
+    read: list[KnowledgeBase] = []
+
+    def current() -> KnowledgeBase:  # a process's knowledge base as its FAQ files change
+        read.append(d.kb)
+        return d.kb
+
+    job = make_weekly_job(d.db, current, d.config, d.clock)
     d.clock.now = datetime(2026, 10, 26, 11, 0, tzinfo=LONDON)  # clocks went back on Sunday
     assert {r.week for r in await job()} == {date(2026, 10, 26)}
+    assert len(read) == 1  # the knowledge base of the moment the job runs
     d.clock.now = datetime(2026, 11, 2, 13, 0, tzinfo=LONDON)  # 5.5 hours late: too late
     assert await job() == []
     assert {r.week for r in await d.runs()} == {date(2026, 10, 26)}
