@@ -259,8 +259,12 @@ async def acknowledge(
     staff: Person,
     now: datetime,
     config: EscalationConfig,
+    *,
+    own_pings: bool = False,
 ) -> str:
-    """Take ownership; returns the reply for the staff member. A race's loser is told who won."""
+    """Take ownership; returns the reply for the staff member. A race's loser is told who won.
+    `own_pings`: edit the staff member's own pings too (acknowledged from the console, not by
+    pressing the button on one of them, which the chat edits in place)."""
     if request.status is RequestStatus.RESOLVED:
         return texts.ALREADY_RESOLVED.format(reference=request.reference)
     if request.status is RequestStatus.ACKNOWLEDGED:
@@ -285,7 +289,7 @@ async def acknowledge(
         now,
     )
     status = acknowledged_line(request, staff, config)
-    edited = await edit_pings(session, request, staff, status, now)
+    edited = await edit_pings(session, request, staff, status, now, own_pings=own_pings)
     others = [p for p in await pinged_people(session, request) if p not in edited | {staff.id}]
     note = Reply(f"{request.reference}: {status}")
     await notify_people(session, request, others, note, f"acked:{request.id}", now)
@@ -300,10 +304,17 @@ def acknowledged_line(request: HotlineRequest, staff: Person, config: Escalation
 
 
 async def edit_pings(
-    session: AsyncSession, request: HotlineRequest, staff: Person, status: str, now: datetime
+    session: AsyncSession,
+    request: HotlineRequest,
+    staff: Person,
+    status: str,
+    now: datetime,
+    *,
+    own_pings: bool = False,
 ) -> set[int]:
-    """Replace the buttons on every ping already delivered (to others and to the staff chat)
-    with the status line; returns the people whose pings were edited."""
+    """Replace the buttons on every ping already delivered (to others and to the staff chat;
+    with `own_pings`, the staff member's own too) with the status line; returns the people
+    whose pings were edited."""
     pings = await session.scalars(
         select(OutboundMessage).where(
             OutboundMessage.request_id == request.id,
@@ -318,7 +329,7 @@ async def edit_pings(
     )
     edited: set[int] = set()
     for ping in pings:
-        if ping.person_id == staff.id:
+        if ping.person_id == staff.id and not own_pings:
             continue  # their own ping is edited where they pressed the button
         await enqueue(
             session,
