@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -16,14 +16,63 @@ from bot.store import Database
 from bot.store.models import HotlineRequest, Person
 
 
+def _filters(args: argparse.Namespace) -> Any:
+    """The console's inbox filters from the command line (dates are local days; --to includes
+    its day); None when none is given."""
+    from bot.escalation.inbox import Filters
+    from bot.store.models import RequestKind, RequestStatus
+
+    tz = settings().tz
+    given = (args.status, args.kind, args.category, args.school, args.date_from, args.date_to)
+    if all(v is None for v in given):
+        return None
+    school_id = None
+    if args.school is not None:
+        from bot.store.models import School
+
+        async def find(db: Database) -> int | None:
+            async with db.reading() as session:
+                found: int | None = await session.scalar(
+                    select(School.id).where(School.code == args.school)
+                )
+                return found
+
+        school_id = with_db(find)
+        if school_id is None:
+            raise UserFacingError(f"no school with the code {args.school!r}")
+    from bot.escalation.reports import day_start
+
+    def day(raw: str) -> date:
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise UserFacingError(f"{raw!r} is not a date like 2026-11-23") from None
+
+    opened_from = day_start(day(args.date_from), tz) if args.date_from else None
+    opened_before = day_start(day(args.date_to) + timedelta(days=1), tz) if args.date_to else None
+    if opened_from is not None and opened_before is not None and opened_before <= opened_from:
+        raise UserFacingError("--to is before --from")
+    return Filters(
+        statuses=frozenset({RequestStatus(args.status)}) if args.status else None,
+        kind=RequestKind(args.kind) if args.kind else None,
+        category=args.category,
+        school_id=school_id,
+        opened_from=opened_from,
+        opened_before=opened_before,
+    )
+
+
 def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     from bot.escalation.inbox import recent_requests
 
     tz = settings().tz
+    filters = _filters(args)
 
     async def work(db: Database) -> list[str]:
         async with db.session() as session:
-            rows = await recent_requests(session, open_only=args.open, limit=args.limit)
+            rows = await recent_requests(
+                session, open_only=args.open, limit=args.limit, filters=filters
+            )
         return [
             f"{r.reference}  {r.created_at.astimezone(tz):%d %b %H:%M}  "
             f"{r.kind.value:<9} {r.status.value:<12} "
@@ -161,6 +210,12 @@ def register(sub: Any) -> None:
     lst = requests.add_parser("list", help="recent requests")
     lst.add_argument("--open", action="store_true", help="only unresolved ones")
     lst.add_argument("--limit", type=int, default=50)
+    lst.add_argument("--status", choices=["open", "acknowledged", "resolved"])
+    lst.add_argument("--kind", choices=["emergency", "support"])
+    lst.add_argument("--category", help="an emergency category, e.g. safeguarding")
+    lst.add_argument("--school", metavar="CODE", help="a school's code from the directory")
+    lst.add_argument("--from", dest="date_from", metavar="DATE", help="opened on or after (local)")
+    lst.add_argument("--to", dest="date_to", metavar="DATE", help="opened on or before (local)")
     lst.set_defaults(func=cmd_list)
     show = requests.add_parser("show", help="a request and its timeline")
     show.add_argument("reference")

@@ -26,6 +26,7 @@ from bot.store.models import (
     RequestStatus,
     School,
 )
+from tests.conftest import run_hotline
 from tests.console.conftest import SECRET, START, Console
 from tests.factories import make_person
 from tests.fakes import RecordingSender
@@ -617,3 +618,41 @@ async def test_a_session_that_ends_while_polling_sends_htmx_to_sign_in(c: Consol
         c.clock.advance(hours=12)
         ended = await http.get("/console/requests/live", headers=headers)
         assert ended.status_code == 204 and ended.headers["hx-redirect"] == "/console/signin"
+
+
+async def test_hotline_requests_list_takes_the_inboxs_filters(c: Console, db_url: str) -> None:
+    other = await make_person(c.db, name="Ola Other")
+    first = await emergency(c, c.member, "the boiler has exploded in the hall")
+    second = await support(c, other, "please ring me about our SEND funding bid")
+    c.clock.advance(days=2)
+    third = await emergency(c, other, "a journalist is asking about the incident")
+    await c.chat(c.staff, f"/resolve {third} police came, all safe")
+    async with c.db.session() as session:
+        school = await session.scalar(
+            select(School).join(Person, Person.school_id == School.id).where(Person.id == other.id)
+        )
+    assert school is not None
+    env = {"DATABASE_URL": db_url}
+
+    def listed(*flags: str) -> list[str]:
+        printed = run_hotline("requests", "list", *flags, env=env)
+        assert printed.returncode == 0, printed.stderr
+        return REFERENCE.findall(printed.stdout)
+
+    assert listed() == [third, second, first]
+    assert listed("--kind", "emergency") == [third, first]
+    assert listed("--status", "resolved") == [third]
+    assert listed("--school", school.code) == [third, second]
+    opened = START.date().isoformat()
+    assert listed("--from", opened, "--to", opened) == [second, first]
+    async with c.db.reading() as session:  # the same query as the console's inbox
+        rows = await recent_requests(session, filters=Filters(kind=RequestKind.EMERGENCY))
+    assert [r.request.reference for r in rows] == [third, first]
+    for flags, said in (
+        (("--school", "nowhere"), "no school with the code 'nowhere'"),
+        (("--from", "someday"), "'someday' is not a date like 2026-11-23"),
+        (("--from", "2026-11-26", "--to", "2026-11-25"), "--to is before --from"),
+    ):
+        refused = run_hotline("requests", "list", *flags, env=env)
+        assert refused.returncode == 1 and said in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
