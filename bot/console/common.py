@@ -161,10 +161,15 @@ async def form_of(request: Request) -> dict[str, str]:
 
 
 def foreign_origin(request: Request) -> bool:
-    """A browser's POST from another site (its Origin is neither this host nor PUBLIC_URL)."""
+    """A browser's POST from another site: its Origin is neither this host nor PUBLIC_URL, or
+    it is null and the browser says the request came from another site."""
     origin = request.headers.get("origin")
     if origin is None:
         return False
+    if origin == "null":
+        # The console's pages are sent with Referrer-Policy: no-referrer, under which a browser
+        # sends `Origin: null` on their own forms' POSTs; Sec-Fetch-Site says where it came from.
+        return request.headers.get("sec-fetch-site") not in ("same-origin", None)
     own = f"{request.url.scheme}://{request.url.netloc}"
     public = urlsplit(bot_of(request).settings.public_url)
     return origin not in (own, f"{public.scheme}://{public.netloc}")

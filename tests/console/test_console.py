@@ -244,8 +244,21 @@ async def test_a_sign_in_without_its_form_token_or_from_another_site_is_refused(
         path, data={"csrf": csrf.group(1)}, headers={"origin": "https://evil.test"}
     )
     assert cross_site.status_code == 403
+    # Under Referrer-Policy: no-referrer a browser sends `Origin: null`; Sec-Fetch-Site tells.
+    for site in ("cross-site", "same-site", "none"):
+        null_elsewhere = await c.http.post(
+            path,
+            data={"csrf": csrf.group(1)},
+            headers={"origin": "null", "sec-fetch-site": site},
+        )
+        assert null_elsewhere.status_code == 403, site
     assert await count(c.db, ConsoleSession) == 0
-    assert (await c.http.post(path, data={"csrf": csrf.group(1)})).status_code == 303
+    own_form = await c.http.post(
+        path,
+        data={"csrf": csrf.group(1)},
+        headers={"origin": "null", "sec-fetch-site": "same-origin"},
+    )
+    assert own_form.status_code == 303
 
 
 async def test_the_console_is_off_without_a_secret_when_served_over_https(

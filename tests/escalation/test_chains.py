@@ -246,6 +246,7 @@ def test_rota_show_says_who_a_category_would_ping_in_order(tmp_path: Path) -> No
         "  2. primary duty officer: sam.adeyemi@partnership.example.org, waits 5 min",
         "  3. fallback: ruth.green@partnership.example.org, waits 10 min",
         "  the last step repeats until acknowledged",
+        "overrides: none current or upcoming",
     ]
     saturday = "2026-11-28T22:00"
     held = run_hotline("rota", "show", "--category", "media", "--at", saturday, env=env)
