@@ -405,10 +405,14 @@ def _notice(params: Mapping[str, str]) -> str | None:
             if edited.isdigit() and edited != "0"
             else ""
         )
-        member = " The member was told." if told else " The member could not be told."
+        member = (  # queued, not yet delivered: the timeline and chat show the rest
+            " The bot is telling the member who has it."
+            if told
+            else " No message to the member could be queued: contact them yourself."
+        )
         return f"Acknowledged.{member}{pings}"
     if done == "resolve":
-        return "Resolved." + (" The member was told." if told else "")
+        return "Resolved." + (" The bot is telling the member." if told else "")
     if done == "note":
         return "Note added to the timeline."
     if done == "reply":

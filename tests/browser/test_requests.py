@@ -77,7 +77,9 @@ async def test_acknowledging_in_the_browser_edits_the_chat_pings_and_tells_the_m
     await page.get_by_role("link", name=reference).click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text(reference)
     await page.get_by_role("button", name="Acknowledge").click()
-    await expect(page.get_by_role("status")).to_contain_text("Acknowledged. The member was told.")
+    await expect(page.get_by_role("status")).to_contain_text(
+        "Acknowledged. The bot is telling the member who has it."
+    )
 
     def edited(chat_id: int, message_id: int) -> bool:
         message = hotline.tg.message(chat_id, message_id)

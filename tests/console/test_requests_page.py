@@ -338,7 +338,10 @@ async def test_acknowledge_in_the_console_edits_the_pings_and_tells_the_member(
             f"/console/requests/{reference}?done=acknowledge&told=1&edited=1"
         )
         after = await http.get(acked.headers["location"])
-        assert "Acknowledged. The member was told. 1 chat ping will show who has it." in after.text
+        assert (
+            "Acknowledged. The bot is telling the member who has it. 1 chat ping will show who has it."
+            in after.text
+        )
         assert ">Acknowledge</button>" not in after.text  # taken: no button any more
         assert f"with {c.admin.name}" in after.text
 
@@ -474,7 +477,10 @@ async def test_resolve_needs_a_note_and_a_form_older_than_the_request_is_refused
             f"{path}/resolve", data=form_of_page(stale.text, csrf, resolution="fence made safe")
         )
         assert fresh.status_code == 303 and "done=resolve&told=1" in fresh.headers["location"]
-        assert "Resolved. The member was told." in (await http.get(fresh.headers["location"])).text
+        assert (
+            "Resolved. The bot is telling the member."
+            in (await http.get(fresh.headers["location"])).text
+        )
         resolved = await request_row(c, reference)
         assert (resolved.status, resolved.resolution_note) == (
             RequestStatus.RESOLVED,
