@@ -83,20 +83,17 @@ def _override_lines(rows: list[RotaOverride], tz: ZoneInfo) -> str:
 
 def _chain_lines(rota: Rota, duty: Duty, category: str, default_s: float) -> list[str]:
     """Who an emergency of `category` would ping, step by step, at the duty's moment."""
-    from bot.escalation.policy import step_targets
+    from bot.escalation.policy import chain_plan
 
-    chain = rota.chain_for(category)
-    lines = [f"{category}: chain {chain.name}"]
-    if not duty.in_hours and not rota.wakes(category):
+    plan = chain_plan(rota, duty, category, timedelta(seconds=default_s))
+    lines = [f"{category}: chain {plan.chain}"]
+    if plan.held:
         lines.append("  held until the hotline opens (unless the member presses It can't wait)")
-    for number, step in enumerate(chain.steps, start=1):
-        who = ", ".join(step_targets(step, duty)) or "nobody"
-        wait = step.timeout(timedelta(seconds=default_s)).total_seconds() / 60
-        note = "" if chain.runnable(number, duty.in_hours) else "  (not out of hours: skipped)"
-        lines.append(f"  {number}. {step.staff_label}: {who}, waits {wait:g} min{note}")
-    last = chain.steps[-1]
-    again = "until acknowledged" if last.repeat is None else f"{last.repeat} more times"
-    lines.append(f"  the last step repeats {again}")
+    for step in plan.steps:
+        note = "  (not out of hours: skipped)" if step.skipped else ""
+        who = ", ".join(step.who) or "nobody"
+        lines.append(f"  {step.number}. {step.label}: {who}, waits {step.wait_minutes:g} min{note}")
+    lines.append(f"  the last step repeats {plan.repeats}")
     return lines
 
 

@@ -160,6 +160,14 @@ async def form_of(request: Request) -> dict[str, str]:
     return fields
 
 
+def uploaded(request: Request, field: str) -> tuple[str, bytes] | None:
+    """The file chosen in a multipart form's `field` (name, bytes); None when none was (a
+    browser sends the empty field all the same). Call after `form_of`."""
+    files: dict[str, tuple[str, bytes]] = getattr(request.state, "files", {})
+    filename, raw = files.get(field, ("", b""))
+    return (filename, raw) if filename or raw else None
+
+
 def foreign_origin(request: Request) -> bool:
     """A browser's POST from another site: its Origin is neither this host nor PUBLIC_URL, or
     it is null and the browser says the request came from another site."""

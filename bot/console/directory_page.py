@@ -33,6 +33,7 @@ from bot.console.common import (
     page,
     staff_only,
     text_field,
+    uploaded,
 )
 from bot.core.errors import DataError
 from bot.directory.audit import record
@@ -335,11 +336,8 @@ async def activate(request: Request, signed: Signed) -> Response:
 
 
 def _upload(request: Request) -> tuple[str, bytes] | None:
-    """The file chosen as "Directory file" (name, bytes); None when none was (a browser sends
-    the empty field all the same)."""
-    files: dict[str, tuple[str, bytes]] = getattr(request.state, "files", {})
-    filename, raw = files.get("file", ("", b""))
-    return (filename, raw) if filename or raw else None
+    """The file chosen as "Directory file" (name, bytes), if any."""
+    return uploaded(request, "file")
 
 
 def _directory_text(

@@ -10,7 +10,7 @@ static files, and every page module's routes.
 - `/console/signout`: POST with the CSRF token; the session is revoked server-side.
 Every POST needs its CSRF token (403 without) and, when the browser sends an Origin, this site's
 (bot/console/common.py). The pages themselves live one module each: requests_page, rota_page,
-knowledge_page, directory_page, digest_page, reports_page, audit_page.
+knowledge_page, directory_page, digest_page, reports_page, audit_page, chains_page.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.console import (
     audit_page,
+    chains_page,
     digest_page,
     directory_page,
     knowledge_page,
@@ -189,6 +190,7 @@ def console_routes() -> list[BaseRoute]:
         Route("/console/static/{name}", static_file, methods=["GET"]),
         *requests_page.routes(),
         *rota_page.routes(),
+        *chains_page.routes(),
         *knowledge_page.routes(),
         *directory_page.routes(),
         *digest_page.routes(),

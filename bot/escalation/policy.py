@@ -104,6 +104,49 @@ def step_targets(step: ChainStep, duty: Duty) -> list[str]:
     return [holder] if holder else []
 
 
+@dataclass(frozen=True)
+class PlannedStep:
+    number: int
+    label: str  # the step as staff read it ("safeguarding adviser", "fallback")
+    who: tuple[str, ...]  # the emails it would ping at the duty's moment
+    wait_minutes: float
+    skipped: bool  # a step that does not run at this time (not out of hours)
+
+
+@dataclass(frozen=True)
+class ChainPlan:
+    """Who an emergency of one category would ping, step by step, at one moment: what
+    `hotline rota show --category` prints and the console's chains page shows."""
+
+    category: str
+    chain: str
+    held: bool  # out of hours and not a waking category: held until the hotline opens
+    steps: tuple[PlannedStep, ...]
+    repeats: str  # "until acknowledged" or "N more times"
+
+
+def chain_plan(rota: Rota, duty: Duty, category: str, default_timeout: timedelta) -> ChainPlan:
+    chain = rota.chain_for(category)
+    steps = tuple(
+        PlannedStep(
+            number,
+            step.staff_label,
+            tuple(step_targets(step, duty)),
+            step.timeout(default_timeout).total_seconds() / 60,
+            not chain.runnable(number, duty.in_hours),
+        )
+        for number, step in enumerate(chain.steps, start=1)
+    )
+    last = chain.steps[-1]
+    return ChainPlan(
+        category,
+        chain.name,
+        not duty.in_hours and not rota.wakes(category),
+        steps,
+        "until acknowledged" if last.repeat is None else f"{last.repeat} more times",
+    )
+
+
 def _candidates(request: HotlineRequest, chain: Chain, in_hours: bool) -> list[int]:
     """The step numbers to try in order: the next ones that may run now, the last at least."""
     last = len(chain.steps)

@@ -72,22 +72,27 @@ async def rota_and_duty(session: AsyncSession, at: datetime) -> tuple[Rota, Duty
 async def import_rota(db: Database, path: Path) -> Rota:
     rota = parse_rota(path)
     async with db.session() as session:
-        known = {
-            p.email for p in await session.scalars(select(Person).where(Person.active.is_(True)))
-        }
-        missing = sorted(named_people(rota) - known)
-        if missing:
-            raise DataError(
-                [
-                    f"{path.name}: {email}: not in the directory (import it first)"
-                    for email in missing
-                ]
-            )
-        content = json.dumps(rota.to_json(), sort_keys=True)
-        latest = await session.scalar(select(RotaVersion).order_by(RotaVersion.id.desc()).limit(1))
-        if latest is None or latest.content != content:  # importing the same file again is a no-op
-            session.add(RotaVersion(source=path.name, content=content))
+        await store_rota(session, rota, path.name)
     return rota
+
+
+async def store_rota(session: AsyncSession, rota: Rota, source: str) -> bool:
+    """Make `rota` (checked: parse_rota / parse_rota_text) the current one, in the caller's
+    transaction; DataError (nothing stored) when it names people who are not active in the
+    directory. False when it is the current rota already (importing a file again changes
+    nothing)."""
+    known = {p.email for p in await session.scalars(select(Person).where(Person.active.is_(True)))}
+    missing = sorted(named_people(rota) - known)
+    if missing:
+        raise DataError(
+            [f"{source}: {email}: not in the directory (import it first)" for email in missing]
+        )
+    content = json.dumps(rota.to_json(), sort_keys=True)
+    latest = await session.scalar(select(RotaVersion).order_by(RotaVersion.id.desc()).limit(1))
+    if latest is not None and latest.content == content:
+        return False
+    session.add(RotaVersion(source=source[:200], content=content))
+    return True
 
 
 class OverrideProblem(UserFacingError):
