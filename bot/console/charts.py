@@ -5,7 +5,9 @@ the same numbers in a table beside it, the text alternative. Colour is never the
 every bar carries its value in words, and a second series is hatched as well as coloured. No
 style="" attributes (the console's Content-Security-Policy refuses inline styles): presentation
 attributes and classes (static/reports.css) only. Nothing is ever divided by a zero maximum:
-a chart without any value says so in words instead.
+a value that reads as zero (as `value_text` writes it: "0", "0.0 min") draws no bar but says
+its value, and a chart without any value says so in words instead. The viewBox is about a
+phone's width, so that its text stays readable there (the SVG is not drawn much smaller).
 """
 
 from __future__ import annotations
@@ -17,15 +19,15 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH = 440  # the viewBox's width; the SVG scales to its box (reports.css)
-LABEL_WIDTH = 140  # the bars' labels, left of the bars
+WIDTH = 360  # the viewBox's width; the SVG scales to its box (reports.css), about 1:1 on a phone
+LABEL_WIDTH = 116  # the bars' labels, left of the bars
 PLOT_LEFT = LABEL_WIDTH + 8
-PLOT_WIDTH = 210  # the longest bar; its value is written after it
+PLOT_WIDTH = 160  # the longest bar; its value is written after it
 ROW = 26
 BAR = 18
 LEGEND = 26
 FONT = 14
-LABEL_CHARS = 19  # longer labels are cut with "…" (the whole one is in the bar's <title>)
+LABEL_CHARS = 16  # longer labels are cut with "…" (the whole one is in the bar's <title>)
 CHART_ID = re.compile(r"[a-z][a-z0-9-]{0,40}")
 COLOURS = ("#005ea5", "#d4351c")  # series 1 also hatched
 
@@ -85,7 +87,8 @@ def bar_chart(
 ) -> Markup:
     """Horizontal bars, one row per `bars` item, scaled to the largest total; with more than one
     series the values are stacked (series 2 hatched) under a legend. A row without any value
-    says `missing`; when no row has a value above zero the whole chart says `empty`.
+    says `missing`; a value that `value_text` writes as zero draws no bar (however small it
+    really is) but is said; when no row has any value the whole chart says `empty`.
     `chart_id`: unique on the page (it prefixes the ids of the title, description and hatch)."""
     if not CHART_ID.fullmatch(chart_id):
         raise ValueError(f"a chart id is letters, digits and dashes: {chart_id!r}")
@@ -95,9 +98,15 @@ def bar_chart(
         raise ValueError("every bar needs one value per series")
     if any(v is not None and v < 0 for bar in bars for v in bar.values):
         raise ValueError("bars cannot be negative")
-    largest = max((bar.total or 0.0 for bar in bars), default=0.0)
-    if largest <= 0:
+    if all(v is None for bar in bars for v in bar.values):
         return _empty(chart_id, title, desc, empty)
+    zero = value_text(0.0)
+
+    def drawn(value: float | None) -> float:
+        """The value a bar is drawn for: none for a value that reads as zero."""
+        return 0.0 if value is None or value_text(value) == zero else value
+
+    largest = max(sum(drawn(v) for v in bar.values) for bar in bars)
     legend = LEGEND if len(series) > 1 else 0
     height = legend + ROW * len(bars) + 6
     hatch = f"{chart_id}-hatch"
@@ -117,7 +126,7 @@ def bar_chart(
                 f'stroke="currentColor" stroke-width="0.5"/>'
                 f'<text x="{left + 19}" y="16" fill="currentColor">{escape(name)}</text>'
             )
-            left += 28 + 8 * len(name)
+            left += 30 + 9 * len(name)
         parts.append("</g>")
     for row, bar in enumerate(bars):
         top = legend + row * ROW + 4
@@ -133,7 +142,8 @@ def bar_chart(
         )
         x = float(PLOT_LEFT)
         for n, value in enumerate(bar.values):
-            if not value:
+            value = drawn(value)
+            if value <= 0:  # (then largest may be 0 too: nothing is divided by it)
                 continue
             width = value / largest * PLOT_WIDTH
             fill = COLOURS[0] if n == 0 else f"url(#{hatch})"

@@ -64,8 +64,8 @@ def test_stacked_series_are_hatched_and_named_in_a_legend() -> None:
 
 @pytest.mark.parametrize(
     "bars",
-    [[], [Bar("a", (0.0,)), Bar("b", (0.0,))], [Bar("a", (None,))]],
-    ids=["no bars", "all zero", "no figures"],
+    [[], [Bar("a", (None,))], [Bar("a", (None,)), Bar("b", (None,))]],
+    ids=["no bars", "no figures", "no figures in any row"],
 )
 def test_a_chart_without_values_says_so_instead_of_dividing_by_zero(bars: list[Bar]) -> None:
     chart = bar_chart("empty", "Requests per week", "Nothing.", bars)
@@ -75,6 +75,45 @@ def test_a_chart_without_values_says_so_instead_of_dividing_by_zero(bars: list[B
     assert said == ["No requests in this period"]
     other = bar_chart("empty", "t", "d", bars, empty="No request was acknowledged")
     assert "No request was acknowledged" in other
+
+
+def test_zero_values_draw_no_bar_and_say_zero_even_when_every_value_is_zero() -> None:
+    chart = bar_chart("zero", "t", "d", [Bar("a", (0.0,)), Bar("b", (0.0,))])
+    assert widths(chart) == []  # nothing scaled by a zero maximum
+    values = [t.text for t in parsed(chart).iter(f"{SVG}text") if t.get("class") == "chart-value"]
+    assert values == ["0", "0"]
+
+
+def test_a_value_that_reads_as_zero_draws_no_bar_rather_than_a_full_one() -> None:
+    # A median of a few seconds is written "0.0 min": it must not fill the chart's width.
+    chart = bar_chart(
+        "ack",
+        "Time to acknowledge",
+        "Medians.",
+        [Bar("safeguarding", (0.02,)), Bar("other-urgent", (None,)), Bar("support", (0.0,))],
+        value_text=minutes_text,
+        missing="none acknowledged",
+        empty="No request was acknowledged",
+    )
+    assert "No request was acknowledged" not in chart  # some were: in no time at all
+    assert widths(chart) == []
+    values = [t.text for t in parsed(chart).iter(f"{SVG}text") if t.get("class") == "chart-value"]
+    assert values == ["0.0 min", "none acknowledged", "0.0 min"]
+    # Beside a real value, it still draws nothing and the real one takes the whole width.
+    mixed = bar_chart(
+        "ack",
+        "t",
+        "d",
+        [Bar("a", (0.02,)), Bar("b", (12.0,))],
+        value_text=minutes_text,
+    )
+    assert widths(mixed) == [PLOT_WIDTH]
+
+
+def test_the_chart_is_drawn_about_a_phones_width_so_its_text_stays_readable() -> None:
+    chart = bar_chart("weeks", "t", "d", [Bar("a", (1.0,))])
+    width = float(parsed(chart).get("viewBox", "").split()[2])
+    assert width <= 400  # at 360 px, 14-unit text is drawn at about 13 px, not 9
 
 
 def test_a_missing_figure_is_said_and_minutes_are_written_as_the_report_does() -> None:

@@ -188,13 +188,18 @@ async def test_a_gap_asked_in_chat_is_taught_from_the_page_and_answered_everywhe
         page = await http.get(PAGE)
         assert page.status_code == 200
         row = re.search(
-            rf"<th scope=\"row\">{MINIBUS}</th>\s*<td>(\d+)</td>\s*<td>([^<]+)</td>", page.text
+            rf"<th scope=\"row\"[^>]*>{MINIBUS}</th>\s*<td[^>]*>(\d+)</td>\s*<td[^>]*>([^<]+)</td>",
+            page.text,
         )
         assert row is not None, "the gap is not listed"
         assert row.group(1) == "2"  # asked twice
         assert re.fullmatch(r"\d\d \w{3} \d{4} \d\d:\d\d", row.group(2))
-        assert '<label for="entry-u1">Entry</label>' in page.text
-        assert '<button type="submit">Teach</button>' in page.text
+        # Each row's field and button say which question they are for (words for screen readers).
+        assert (
+            f'<label for="entry-u1">Entry<span class="visually-hidden"> for “{MINIBUS}”'
+            in page.text
+        )
+        assert f'<button type="submit">Teach<span class="visually-hidden"> “{MINIBUS}”' in page.text
 
         taught = await http.post(
             f"{PAGE}/teach",
@@ -322,12 +327,12 @@ async def test_gaps_include_answers_marked_not_helpful_within_the_chosen_window(
         page = await http.get(PAGE, params={"days": "7"})
         assert page.status_code == 200
         row = re.search(
-            rf"<th scope=\"row\">{re.escape(FORUM)}</th>\s*<td>([^<]+)</td>\s*<td>(\d+)</td>",
+            rf"<th scope=\"row\"[^>]*>{re.escape(FORUM)}</th>\s*<td[^>]*>([^<]+)</td>\s*<td[^>]*>(\d+)</td>",
             text_of(page),
         )
         assert row is not None, "the not-helpful answer is not listed"
         assert row.group(1) == "governors-chairs-forum" and row.group(2) == "1"
-        assert '<label for="entry-n1">Entry</label>' in page.text
+        assert '<label for="entry-n1">Entry<span class="visually-hidden"> for “' in page.text
         assert '<option value="7" selected>' in page.text
 
 

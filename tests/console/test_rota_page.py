@@ -169,7 +169,10 @@ async def test_an_admin_adds_an_override_that_the_bot_and_hotline_rota_show_use(
     assert "09:30-12:00 · Hotline hours" in current and c.admin.name in current
     assert "override" in current
     listed = section(page, "Overrides")
-    assert f'<th scope="row">{row.id}</th>' in listed and "Wed 25 Nov 2026 09:30" in listed
+    assert (
+        f'<span class="stack-only">Override </span>{row.id}</th>' in listed
+        and "Wed 25 Nov 2026 09:30" in listed
+    )
     assert "<strong>now</strong>" in listed and "Remove" in listed
     (entry,) = [e for e in await _audit(c) if e.action == "rota override add"]
     assert (entry.actor_id, entry.subject_person_id, entry.subject) == (
