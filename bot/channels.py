@@ -7,7 +7,8 @@ calls (Telegram's getMe; Slack authenticates on first use). With `set_up=False` 
 send at once and the caller makes those calls later (`Platforms.set_up`): a restarted process
 delivers the pings already due while Telegram answers its getMe (bot/app.py). The console
 sender is always there: JSON lines by default, or the caller's own (the terminal chat's, which
-numbers buttons).
+numbers buttons). So is the email sender: SMTP when SMTP_HOST is set, else .eml files under
+EMAIL_OUTBOX_DIR (the folder is logged at start).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bot.handlers.throttle import Throttle
 from bot.store.db import Database
 
 if TYPE_CHECKING:
+    from bot.handlers.email import EmailSender
     from bot.handlers.slack import SlackChannel, SlackSender
     from bot.handlers.telegram import TelegramChannel, TelegramSender
 
@@ -122,6 +124,8 @@ async def open_platforms(
         if settings.slack_bot_token:
             slack = await stack.enter_async_context(_slack(settings))
             senders[slack.channel] = slack
+        email = await stack.enter_async_context(_email(settings))
+        senders[email.channel] = email
         platforms = Platforms(settings, senders, telegram, slack)
         if set_up:
             await platforms.set_up()
@@ -156,6 +160,34 @@ async def _slack(settings: Settings) -> AsyncIterator[SlackSender]:
         settings.slack_bot_token, settings.slack_api_base_url, settings.platform_timeout_s
     )
     yield SlackSender(client, Throttle(None, settings.slack_chat_interval_s))
+
+
+@asynccontextmanager
+async def _email(settings: Settings) -> AsyncIterator[EmailSender]:
+    """SMTP when SMTP_HOST is set (connections closed with the platforms), else .eml files."""
+    from bot.handlers.email import EmailSender, SmtpServer
+
+    if settings.smtp_host is None:
+        folder = settings.email_outbox_dir.resolve()
+        log.info("no SMTP_HOST: emails are written to %s", folder)
+        yield EmailSender(settings.email_from, outbox_dir=folder)
+        return
+    server = SmtpServer(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        tls=settings.smtp_tls,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        timeout_s=settings.smtp_timeout_s,
+        messages_per_connection=settings.smtp_messages_per_connection,
+    )
+    sender = EmailSender(
+        settings.email_from, smtp=server, throttle=Throttle(settings.smtp_max_per_second, 0.0)
+    )
+    try:
+        yield sender
+    finally:
+        await sender.aclose()
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.core.errors import ConfigError
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SMTP_TLS_MODES = ("starttls", "implicit", "none")
 # SQLAlchemy's grammar of a database URL (`_parse_url` in sqlalchemy/engine/url.py), so that the
 # setting is checked without importing SQLAlchemy: that alone takes a quarter of a second, which
 # `hotline ask` on SQLite never needs. `Settings.db_url` is SQLAlchemy's own parse of it;
@@ -145,6 +146,57 @@ class Settings(BaseSettings):
     digest_misfire_grace_s: float = Field(default=5 * 3600, ge=0, le=6 * 24 * 3600)
     digest_send_empty: bool = False  # send "nothing new this week" rather than nothing
     digest_events_days: int = Field(default=21, ge=1, le=120)
+    # The name in the digest email's From line and subject.
+    partnership_name: str = Field(default="The Partnership", min_length=1, max_length=100)
+    # Signs the unsubscribe links in digest emails (HMAC-SHA256); unset, derived from the
+    # console's secret (CONSOLE_SECRET, or the development one) — bot/digest/unsubscribe.py.
+    email_secret: str | None = Field(default=None, min_length=32)
+
+    # Email (bot/handlers/email.py). Without SMTP_HOST each message is written as a .eml file
+    # under EMAIL_OUTBOX_DIR instead (development: `make run` needs no mail server).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None  # log in when set (after STARTTLS or on the TLS connection)
+    smtp_password: str | None = None
+    smtp_tls: str = "starttls"  # starttls (port 587) | implicit (port 465) | none (a local relay)
+    smtp_timeout_s: float = Field(default=30, gt=0, le=600)  # per SMTP command
+    smtp_max_per_second: float = Field(default=10, gt=0)  # messages a second to the SMTP server
+    smtp_messages_per_connection: int = Field(default=100, ge=1)  # then QUIT and reconnect
+    email_from: str = "Hotline <hotline@localhost>"  # the From line and the envelope sender
+    email_outbox_dir: Path = Path("email-outbox")
+
+    @field_validator("smtp_host", "smtp_username", "smtp_password")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """An empty value in .env (SMTP_HOST=) means unset; a password keeps its spaces."""
+        if value is None or not value.strip():
+            return None
+        return value if info.field_name == "smtp_password" else value.strip()
+
+    @field_validator("smtp_tls")
+    @classmethod
+    def _check_smtp_tls(cls, value: str) -> str:
+        mode = value.strip().lower()
+        if mode not in SMTP_TLS_MODES:
+            raise ValueError(
+                f"{value!r} is not one of {', '.join(SMTP_TLS_MODES)} "
+                "(starttls on port 587, implicit on port 465, none for a local relay)"
+            )
+        return mode
+
+    @field_validator("email_from")
+    @classmethod
+    def _check_email_from(cls, value: str) -> str:
+        from email.headerregistry import Address
+        from email.utils import parseaddr
+
+        name, address = parseaddr(value.strip())
+        local, at, domain = address.rpartition("@")
+        if not at or not local or not domain or any(c.isspace() for c in address):
+            raise ValueError(
+                f"{value!r} is not an email address, e.g. Hotline <hotline@example.org>"
+            )
+        return str(Address(display_name=name, addr_spec=address)) if name else address
 
     @field_validator("digest_cron")
     @classmethod

@@ -67,3 +67,41 @@ def test_a_bad_url_is_refused_with_its_reason(url: str, reason: str) -> None:
 def test_what_the_light_parse_refuses_sqlalchemy_refuses(url: str) -> None:
     with pytest.raises((ArgumentError, ValueError)):
         make_url(url)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("SMTP_TLS", "ssl", "'ssl' is not one of starttls, implicit, none"),
+        ("SMTP_PORT", "0", "Input should be greater than or equal to 1"),
+        ("SMTP_PORT", "smtp", "Input should be a valid integer"),
+        ("SMTP_TIMEOUT_S", "0", "Input should be greater than 0"),
+        ("SMTP_MAX_PER_SECOND", "-1", "Input should be greater than 0"),
+        ("SMTP_MESSAGES_PER_CONNECTION", "0", "Input should be greater than or equal to 1"),
+        ("EMAIL_FROM", "hotline", "'hotline' is not an email address"),
+        ("EMAIL_FROM", "Hotline <hot line@x.org>", "'Hotline <hot line@x.org>' is not an email"),
+    ],
+)
+def test_a_bad_email_setting_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=f"^{name}: {reason}") as raised:
+        load_settings()
+    assert "\n" not in str(raised.value)
+
+
+def test_email_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings()
+    assert (defaults.smtp_host, defaults.smtp_port, defaults.smtp_tls) == (None, 587, "starttls")
+    assert defaults.email_from == "Hotline <hotline@localhost>"
+    assert defaults.email_outbox_dir == Path("email-outbox")
+    monkeypatch.setenv("SMTP_HOST", " ")  # SMTP_HOST= in .env: unset, emails go to files
+    monkeypatch.setenv("SMTP_TLS", "Implicit")
+    monkeypatch.setenv("SMTP_PASSWORD", " key with spaces ")
+    monkeypatch.setenv("EMAIL_FROM", "Northside Partnership <hotline@northside.example>")
+    settings = load_settings()
+    assert settings.smtp_host is None
+    assert settings.smtp_tls == "implicit"
+    assert settings.smtp_password == " key with spaces "
+    assert settings.email_from == "Northside Partnership <hotline@northside.example>"
