@@ -250,7 +250,10 @@ async def unsettled(db: Database) -> int:
         n = await s.scalar(
             select(func.count())
             .select_from(OutboundMessage)
-            .where(OutboundMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+            .where(
+                OutboundMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                OutboundMessage.channel != "email",  # ping emails wait minutes on purpose
+            )
         )
     return int(n or 0)
 

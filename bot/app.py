@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.conversation.context import Deps
 from bot.conversation.dispatcher import Dispatcher, DispatcherConfig
 from bot.core.ports import Sender
+from bot.digest.email_message import email_setup
 from bot.digest.faq_changes import sync_knowledge_base
 from bot.digest.runs import DigestConfig
 from bot.digest.schedule import trigger
@@ -47,7 +48,7 @@ def dispatcher_config(settings: Settings) -> DispatcherConfig:
 
 
 def digest_config(settings: Settings) -> DigestConfig:
-    """What the digest needs of the settings."""
+    """What the digest needs of the settings (by email too, when links can be signed)."""
     return DigestConfig(
         tz=settings.tz,
         hotline_phone=settings.hotline_phone,
@@ -55,6 +56,7 @@ def digest_config(settings: Settings) -> DigestConfig:
         grace=timedelta(seconds=settings.digest_misfire_grace_s),
         events_days=settings.digest_events_days,
         send_empty=settings.digest_send_empty,
+        email=email_setup(settings),  # None: nobody gets the digest by email (no signing key)
     )
 
 

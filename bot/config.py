@@ -164,6 +164,12 @@ class Settings(BaseSettings):
     smtp_messages_per_connection: int = Field(default=100, ge=1)  # then QUIT and reconnect
     email_from: str = "Hotline <hotline@localhost>"  # the From line and the envelope sender
     email_outbox_dir: Path = Path("email-outbox")
+    # Staff pings by email (bot/escalation/email_pings.py): minutes after an unacknowledged
+    # chat ping that it is also emailed (a person's own email_after_minutes wins), and what the
+    # email's Acknowledge link does: "link" acknowledges (signed, single use), "console" opens
+    # the request in the staff console (sign-in needed).
+    staff_email_after_min: int = Field(default=2, ge=0, le=1440)
+    email_ack: str = Field(default="link", pattern="^(link|console)$")
 
     @field_validator("smtp_host", "smtp_username", "smtp_password")
     @classmethod

@@ -23,6 +23,7 @@ from bot.escalation.urgency import UrgencyReader
 from bot.knowledge import KnowledgeBase, Lexicon, load_knowledge_base
 
 if TYPE_CHECKING:
+    from bot.escalation.email_pings import EmailPings
     from bot.escalation.policy import EscalationConfig
     from bot.knowledge.embedding import Embedder
 
@@ -82,4 +83,23 @@ def escalation_config(settings: Settings) -> EscalationConfig:
         staff_chats=settings.staff_chat_targets,
         hotline_phone=settings.hotline_phone,
         timezone=settings.tz,
+        email=_email_pings(settings),
+    )
+
+
+def _email_pings(settings: Settings) -> EmailPings | None:
+    """Staff pings and support replies by email: None (no email) when no link can be signed."""
+    from bot.digest.unsubscribe import email_secret
+    from bot.escalation.email_pings import email_pings
+
+    secret = email_secret(settings)
+    if secret is None:
+        return None
+    return email_pings(
+        settings.email_from,
+        settings.partnership_name,
+        settings.public_url,
+        secret,
+        settings.staff_email_after_min,
+        settings.email_ack,
     )

@@ -7,6 +7,10 @@
 - `/metrics`: Prometheus text, with this process's event-loop lag (`metrics.LoopLag`, watched
   from the end of start-up to shutdown).
 - `/console/...`: the staff console (bot/console/), with its security headers on every response.
+- `/email/unsubscribe/TOKEN`: the digest email's one-click unsubscribe (bot/digest/unsubscribe.py):
+  GET shows a button and changes nothing, POST unsubscribes; the signed token is the authority.
+- `/ack/TOKEN`: a staff ping email's Acknowledge link (bot/escalation/ack_links.py): GET shows
+  the request's reference and a button, POST acknowledges once, as the chat button does.
 Bodies over `MAX_BODY_BYTES` are refused with 413 before they are read into memory.
 """
 
@@ -31,6 +35,8 @@ from bot.config import Settings
 from bot.console.pages import console_routes
 from bot.console.security import BadAttempts, ConsoleHeaders, console_secret
 from bot.conversation.context import Deps
+from bot.digest.unsubscribe import unsubscribe_routes
+from bot.escalation.ack_links import ack_routes
 from bot.store import is_current
 from bot.store.models import utcnow
 
@@ -192,6 +198,8 @@ def build_web_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
             *console_routes(),
+            *unsubscribe_routes(),
+            *ack_routes(),
         ],
         middleware=[Middleware(ConsoleHeaders)],
         lifespan=lifespan,

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +43,9 @@ PHONE = "020 7946 0000"
 # test and every `hotline` subprocess of every run, as a deployment reuses its cache.
 EMBEDDING_CACHE = ROOT / ".cache" / "hotline"
 os.environ.setdefault("EMBEDDING_CACHE_DIR", str(EMBEDDING_CACHE))
+# Emails written as files (no SMTP_HOST) go to a folder of this run's own, never the checkout's
+# (every test process and `hotline` subprocess inherits it).
+os.environ.setdefault("EMAIL_OUTBOX_DIR", tempfile.mkdtemp(prefix="hotline-test-email-"))
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )

@@ -92,6 +92,7 @@ def test_a_bad_email_setting_is_refused_in_one_line(
 
 
 def test_email_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EMAIL_OUTBOX_DIR")  # tests/conftest.py sets one for the test run
     defaults = load_settings()
     assert (defaults.smtp_host, defaults.smtp_port, defaults.smtp_tls) == (None, 587, "starttls")
     assert defaults.email_from == "Hotline <hotline@localhost>"

@@ -1,4 +1,4 @@
-"""`hotline digest send | status | preview | subscribers | subscribe | unsubscribe`.
+"""`hotline digest send | status | preview | subscribers | subscribe | unsubscribe | channel`.
 
 `digest send` is safe to repeat: the week's run is resumed, never started twice, so a killed
 send is finished by running the same command again.
@@ -18,6 +18,14 @@ from bot.store.models import DigestKind
 
 PLAIN_EVERY_S = 5.0
 BAR = 20
+
+
+def _config(s: Any) -> Any:
+    """The digest's settings, email composing included (EMAIL_FROM, PARTNERSHIP_NAME and the
+    key that signs unsubscribe links), as the running bot has them."""
+    from bot.app import digest_config
+
+    return digest_config(s)
 
 
 def _week(raw: str | None, now: datetime) -> date:
@@ -73,7 +81,8 @@ def _summary(c: Any) -> str:
     return (
         f"{c.kind} digest, week of {c.week:%d %b %Y}: {c.sent} sent, {c.failed} failed, "
         f"{c.unreachable} unreachable, {c.cancelled} cancelled, {c.waiting} waiting; "
-        f"{c.nothing_new} with nothing new, {c.no_channel} with no chat account "
+        f"{c.emailed} of {c.queued} by email; "
+        f"{c.nothing_new} with nothing new, {c.no_channel} with no chat account or email "
         f"({state[c.status.value]})"
     )
 
@@ -91,14 +100,13 @@ def _rates(sent: int, sending_s: float, command_s: float) -> str:
 
 def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
     started = time.monotonic()
-    from bot.app import digest_config
     from bot.channels import open_senders
     from bot.digest.delivery import send_run
     from bot.digest.runs import check_week_started, prepare
     from bot.knowledge import load_knowledge_base
 
     s = settings()
-    config = digest_config(s)
+    config = _config(s)
     kb = load_knowledge_base(s.data_dir)
     now = datetime.now(UTC)
     week = _week(args.week, now)
@@ -148,6 +156,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
                 f"{c.cancelled:>9}  {c.nothing_new:>11}  {c.no_channel:>10}"
             )
         for c in runs[:2]:
+            if c.emailed:
+                lines.append(
+                    f"by email ({c.kind} {c.week:%Y-%m-%d}): {c.emailed} of {c.queued} queued"
+                )
             for email, channel in await unreachable_people(db, c.run_id):
                 lines.append(f"unreachable ({c.kind} {c.week:%Y-%m-%d}): {email} on {channel}")
         return lines if runs else ["no digest runs yet: hotline digest send"]
@@ -157,29 +169,42 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_preview(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.app import digest_config
     from bot.digest.preview import preview
     from bot.knowledge import load_knowledge_base
 
     s = settings()
-    config = digest_config(s)
+    as_email = args.format == "email"
+    config = _config(s)
     kb = load_knowledge_base(s.data_dir)
     week = _week(args.week, datetime.now(UTC))
-    shown = with_db(lambda db: preview(db, kb, config, args.as_email, week))
+    shown = with_db(lambda db: preview(db, kb, config, args.as_email, week, as_email=as_email))
     if shown is None:
         raise UserFacingError(f"nobody in the directory has the email {args.as_email!r}")
     person = shown.person
     channel = shown.channel
-    where = f"{channel.channel}:{channel.chat_id}" if channel else "no chat account"
+    where = f"{channel.channel}:{channel.chat_id}" if channel else "no chat account or email"
     subscribed = "subscribed" if person.digest_subscribed else "not subscribed"
-    print(
+    about = (
         f"# {shown.kind} digest for {person.name} <{person.email}>, week of {week:%d %b %Y}; "
-        f"{where}; {subscribed}",
-        file=out,
+        f"{where}; {subscribed}"
     )
     if shown.reply is None:
+        print(about, file=out)
         print(f"# {shown.nothing_to_send}", file=out)
+        return 0
+    if args.out is not None:
+        # The message as a run would queue it (CRLF line ends, as sent): a mail client opens it.
+        try:
+            with open(args.out, "w", encoding="utf-8", newline="") as handle:
+                handle.write(shown.reply.text)
+        except OSError as exc:
+            raise UserFacingError(f"--out: cannot write {args.out}: {exc.strerror}") from None
+        print(about, file=out)
+        print(f"# written to {args.out}", file=out)
+    elif as_email:
+        out.write(shown.reply.text)  # the .eml alone, to redirect into a file
     else:
+        print(about, file=out)
         print(shown.reply.text, file=out)
     return 0
 
@@ -195,7 +220,10 @@ def cmd_subscribers(_args: argparse.Namespace, out: TextIO) -> int:
                 reachable = [i for i in p.identities if i.reachable]
                 channels = ", ".join(sorted({i.channel for i in reachable})) or "no chat account"
                 school = p.school.name if p.school else "-"
-                lines.append(f"{p.email}  {p.name}  {p.role.value}  {school}  {channels}")
+                choice = p.digest_channel or "default"
+                lines.append(
+                    f"{p.email}  {p.name}  {p.role.value}  {school}  {channels}  digest: {choice}"
+                )
         lines.append(f"{len(people)} subscribed")
         return lines
 
@@ -220,6 +248,22 @@ def _set_subscription(email: str, on: bool, out: TextIO) -> int:
     return 0
 
 
+def cmd_channel(args: argparse.Namespace, out: TextIO) -> int:
+    from bot.digest.channels import set_channel
+    from bot.directory import person_by_email
+
+    async def work(db: Database) -> bool:
+        async with db.session() as session:
+            person = await person_by_email(session, args.email)
+            if person is None:
+                raise UserFacingError(f"nobody in the directory has the email {args.email!r}")
+            return await set_channel(session, person, args.choice)
+
+    changed = with_db(work)
+    print(f"{args.email}: digest {args.choice}" + ("" if changed else " (already)"), file=out)
+    return 0
+
+
 def register(sub: Any) -> None:
     digest = sub.add_parser("digest", help="the weekly digest").add_subparsers(
         dest="digest_command", required=True
@@ -234,6 +278,13 @@ def register(sub: Any) -> None:
     preview = digest.add_parser("preview", help="print what one person would get")
     preview.add_argument("--as", dest="as_email", required=True, metavar="EMAIL")
     preview.add_argument("--week", metavar="DATE", help="any day of the week (default: this week)")
+    preview.add_argument(
+        "--format",
+        choices=("chat", "email"),
+        default="chat",
+        help="chat: the chat message (default); email: the whole email (.eml) a run would send",
+    )
+    preview.add_argument("--out", metavar="FILE", help="write the digest to FILE")
     preview.set_defaults(func=cmd_preview)
     digest.add_parser("subscribers", help="who gets the digest").set_defaults(func=cmd_subscribers)
     on = digest.add_parser("subscribe", help="subscribe someone from the directory")
@@ -242,3 +293,9 @@ def register(sub: Any) -> None:
     off = digest.add_parser("unsubscribe", help="unsubscribe someone (cancels unsent digests)")
     off.add_argument("email")
     off.set_defaults(func=lambda a, out: _set_subscription(a.email, False, out))
+    channel = digest.add_parser(
+        "channel", help="how someone gets the digest: chat, email, or off (unsubscribed)"
+    )
+    channel.add_argument("email")
+    channel.add_argument("choice", choices=("chat", "email", "off"))
+    channel.set_defaults(func=cmd_channel)

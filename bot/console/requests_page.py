@@ -606,7 +606,7 @@ async def act_reply(request: Request, signed: Signed) -> Response:
 
     async def act(session: AsyncSession, found: HotlineRequest, staff: Person, text: str) -> Done:
         before = await session.scalar(select(func.max(OutboundMessage.id))) or 0
-        await staff_reply(session, found, staff, text, now)
+        await staff_reply(session, found, staff, text, now, bot_of(request).deps.escalation)
         told = await session.scalar(
             select(OutboundMessage.id).where(
                 OutboundMessage.id > before,

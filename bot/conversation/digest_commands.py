@@ -1,6 +1,6 @@
-"""Chat commands for the weekly digest: /subscribe and /unsubscribe for everyone linked, /news
-and /event for staff, declared in SUBSCRIPTION and STAFF (bot/conversation/commands.py collects
-them; the dispatcher checks who may use them)."""
+"""Chat commands for the weekly digest: /subscribe, /unsubscribe and /digest email|chat|off for
+everyone linked, /news and /event for staff, declared in SUBSCRIPTION and STAFF
+(bot/conversation/commands.py collects them; the dispatcher checks who may use them)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from bot.conversation.context import Context, Deps
 from bot.core import texts
 from bot.core.errors import DataError
 from bot.core.types import Reply
+from bot.digest.channels import CHAT, CHOICES, EMAIL, choice_of, set_channel
 from bot.digest.compose import event_when
 from bot.digest.content import parse_when
 from bot.digest.content_store import add_from_chat
-from bot.digest.subscriptions import subscribe, unsubscribe
+from bot.digest.subscriptions import OFF, subscribe, unsubscribe
 from bot.store.models import ContentKind
 
 
@@ -26,6 +27,25 @@ async def subscribe_cmd(deps: Deps, ctx: Context, _rest: str) -> list[Reply]:
 async def unsubscribe_cmd(deps: Deps, ctx: Context, _rest: str) -> list[Reply]:
     changed = await unsubscribe(ctx.session, ctx.person)
     return [Reply(texts.UNSUBSCRIBED if changed else texts.ALREADY_UNSUBSCRIBED)]
+
+
+async def digest_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
+    """/digest shows how the digest reaches them; /digest email|chat|off changes it."""
+    person = ctx.person
+    wanted = rest.strip().lower()
+    usage = texts.DIGEST_CHANNEL_USAGE
+    if not wanted:
+        shown = {
+            OFF: texts.DIGEST_SHOW_OFF,
+            EMAIL: texts.DIGEST_SHOW_EMAIL,
+            CHAT: texts.DIGEST_SHOW_CHAT,
+        }.get(choice_of(person), texts.DIGEST_SHOW_DEFAULT)
+        return [Reply(shown.format(email=person.email, usage=usage))]
+    if wanted not in CHOICES:
+        return [Reply(texts.USAGE.format(usage=usage))]
+    await set_channel(ctx.session, person, wanted)
+    done = {EMAIL: texts.DIGEST_NOW_EMAIL, CHAT: texts.DIGEST_NOW_CHAT, OFF: texts.DIGEST_NOW_OFF}
+    return [Reply(done[wanted].format(email=person.email))]
 
 
 def _parts(rest: str, count: int) -> list[str] | None:
@@ -88,6 +108,13 @@ SUBSCRIPTION: tuple[Command, ...] = (
         "/subscribe", FOR_EVERYONE, subscribe_cmd, "get the weekly digest every Monday morning"
     ),
     Command("/unsubscribe", FOR_EVERYONE, unsubscribe_cmd, "stop the weekly digest"),
+    Command(
+        "/digest",
+        FOR_EVERYONE,
+        digest_cmd,
+        "how you get the weekly digest: by email, here in chat, or off",
+        "[email|chat|off]",
+    ),
 )
 STAFF: tuple[Command, ...] = (
     Command("/news", FOR_STAFF, news_cmd, "news for the next weekly digest", "TITLE | TEXT"),

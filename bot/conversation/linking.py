@@ -58,6 +58,8 @@ async def _link(session: AsyncSession, person: Person, message: IncomingMessage)
         session, person, message.channel, message.sender_ref, chat_id=message.reach_id
     )
     person.digest_subscribed = True  # members are subscribed when they link an account
+    if person.digest_channel == "off":  # an unsubscribe undone, as /subscribe does
+        person.digest_channel = None
 
 
 async def link_with_code(

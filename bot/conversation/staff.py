@@ -185,7 +185,9 @@ async def reply_cmd(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
     request = await _request(ctx, raw)
     if not text.strip():
         return [Reply(texts.USAGE.format(usage="/reply HL-2026-0042 your answer to the member"))]
-    outcome = await staff_reply(ctx.session, request, ctx.person, text.strip(), ctx.now)
+    outcome = await staff_reply(
+        ctx.session, request, ctx.person, text.strip(), ctx.now, deps.escalation
+    )
     return [Reply(outcome)]
 
 

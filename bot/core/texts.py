@@ -156,6 +156,10 @@ RESOLVE_NEEDS_NOTE = (
 )
 NOTE_ADDED = "Note added to {reference}."
 REPLY_SENT = "Your reply to {reference} has been sent to the member."
+REPLY_SENT_BY_EMAIL = (
+    "{reference}: the member has no chat account we can reach, so your reply was sent to their "
+    "email address."
+)
 REMINDER = "Reminder: {reference} is acknowledged but not resolved yet."
 FOLLOW_UP = "{reference}: {member} adds:\n{text}"
 SUPPORT_POST = (
@@ -304,3 +308,30 @@ TEACH_CHANGES = "This changes other answers:"
 TEACH_HELD = 'Not taught: "{text}" → {entry_id} would change other answers:'
 TEACH_HELD_CHAT = "Press Teach anyway to store it all the same, or choose another entry."
 TEACH_HELD_CLI = "Nothing stored: add --force to teach it all the same."
+
+# The digest by email (bot/digest/email_message.py) and /digest (digest_commands.py)
+EMAIL_DIGEST_SUBJECT = "{partnership}: this week ({date})"
+EMAIL_DIGEST_STAFF_SUBJECT = "{partnership}: the hotline week ({date})"
+EMAIL_DIGEST_HOTLINE = "Hotline for anything urgent: {phone}."
+EMAIL_DIGEST_CHAT_HINT = (
+    "Prefer chat? Once your chat account is linked, send /digest chat to the hotline bot and "
+    "the digest comes there instead."
+)
+EMAIL_DIGEST_UNSUBSCRIBE = "Unsubscribe from these weekly emails"
+EMAIL_DIGEST_WHY = "You get this weekly email from {partnership} because you are in its directory."
+DIGEST_CHANNEL_USAGE = "/digest email, /digest chat or /digest off"
+DIGEST_NOW_EMAIL = (
+    "The weekly digest now comes by email to {email}. Send /digest chat to get it here."
+)
+DIGEST_NOW_CHAT = "The weekly digest now comes here. Send /digest email to get it by email instead."
+DIGEST_NOW_OFF = (
+    "Done: you won't get the weekly digest any more. Send /digest chat or /digest email to "
+    "start again."
+)
+DIGEST_SHOW_EMAIL = "You get the weekly digest by email ({email}). Change it with {usage}."
+DIGEST_SHOW_CHAT = "You get the weekly digest here in chat. Change it with {usage}."
+DIGEST_SHOW_DEFAULT = (
+    "You get the weekly digest in chat while you have a linked chat account, otherwise by email "
+    "({email}). Choose with {usage}."
+)
+DIGEST_SHOW_OFF = "You don't get the weekly digest. Start it with /digest chat or /digest email."

@@ -60,7 +60,7 @@ async def week_content(
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    identity_id: int
+    identity_id: int | None  # None for email (the address is the directory's)
     channel: str
     chat_id: str
 

@@ -28,7 +28,15 @@ from bot.core.errors import UserFacingError
 from bot.core.types import Reply
 from bot.delivery.outbox import Outgoing, enqueue_many
 from bot.digest import schedule
-from bot.digest.compose import Style, WeekContent, member_digest, staff_digest
+from bot.digest.channels import EMAIL, email_channel, route, unreachable_addresses
+from bot.digest.compose import Recipient, Style, WeekContent, member_digest, staff_digest
+from bot.digest.email_message import (
+    Addressed,
+    EmailSetup,
+    as_text,
+    member_email,
+    staff_email,
+)
 from bot.digest.faq_changes import sync_knowledge_base
 from bot.digest.gather import (
     STAFF_PERIOD,
@@ -66,6 +74,9 @@ class DigestConfig:
     grace: timedelta
     events_days: int = 21
     send_empty: bool = False
+    # Composing digest emails (email_message.email_setup); None: nobody gets it by email and
+    # people with no chat account count as "no channel", as before email existed.
+    email: EmailSetup | None = None
 
     @property
     def style(self) -> Style:
@@ -97,6 +108,7 @@ class RunCounts:
     no_channel: int
     started_at: datetime
     finished_at: datetime | None
+    emailed: int = 0  # of `queued`, those sent (or to be sent) by email
 
     @property
     def settled(self) -> bool:
@@ -148,22 +160,72 @@ async def _find(session: AsyncSession, kind: DigestKind, week: date) -> DigestRu
     return run
 
 
+def addressed(run: DigestRun, person: Person, channel: Channel) -> Addressed:
+    """The email of this run to this person: its Message-ID and Date are the run's own, so a
+    resumed run composes the very same message."""
+    return Addressed(person.id, channel.chat_id, f"digest.{run.id}.{person.id}", run.as_of)
+
+
+def compose_for(
+    run: DigestRun,
+    person: Person,
+    channel: Channel | None,
+    content: WeekContent | Reply | None,
+    recipient_of: Recipient | None,
+    config: DigestConfig,
+) -> Reply | None:
+    """One person's digest for the channel it goes by: chat text, or the whole email."""
+    setup = config.email if channel is not None and channel.channel == EMAIL else None
+    if isinstance(content, WeekContent):
+        assert recipient_of is not None
+        if setup is None or channel is None:
+            return member_digest(content, recipient_of, config.style)
+        to = addressed(run, person, channel)
+        composed = member_email(content, recipient_of, config.style, setup, to)
+        return None if composed is None else Reply(as_text(composed))
+    if content is None or setup is None or channel is None:
+        return content
+    to = addressed(run, person, channel)
+    return Reply(as_text(staff_email(content, config.style, setup, to)))
+
+
 async def _compose_batch(
     session: AsyncSession,
     run: DigestRun,
     people: Sequence[Person],
     content: WeekContent | Reply | None,
     config: DigestConfig,
+    routes: dict[int, Channel | None],
 ) -> dict[int, Reply | None]:
-    if run.kind is DigestKind.STAFF:
-        assert not isinstance(content, WeekContent)
-        return {p.id: content for p in people}
-    assert isinstance(content, WeekContent)
-    last = await last_received(session, [p.id for p in people], run.as_of)
+    last: dict[int, datetime] = {}
+    if run.kind is DigestKind.MEMBER:
+        last = await last_received(session, [p.id for p in people], run.as_of)
     return {
-        p.id: member_digest(content, recipient(p, run.as_of, last.get(p.id)), config.style)
+        p.id: compose_for(
+            run,
+            p,
+            routes[p.id],
+            content,
+            recipient(p, run.as_of, last.get(p.id)) if run.kind is DigestKind.MEMBER else None,
+            config,
+        )
         for p in people
     }
+
+
+async def routes_of(
+    session: AsyncSession, people: Sequence[Person], config: DigestConfig
+) -> dict[int, Channel | None]:
+    """Where each person's digest goes (bot/digest/channels.py): their chat account or their
+    email address, by their choice; email only when it is set up and the address was not
+    refused for good."""
+    chats = await channels_of(session, [p.id for p in people])
+    emails: dict[int, Channel] = {}
+    if config.email is not None:
+        candidates = {p.id: c for p in people if (c := email_channel(p)) is not None}
+        refused = await unreachable_addresses(session, (c.chat_id for c in candidates.values()))
+        emails = {k: c for k, c in candidates.items() if c.chat_id not in refused}
+    return {p.id: route(p, chats.get(p.id), emails.get(p.id)) for p in people}
 
 
 async def prepare_batch(
@@ -203,12 +265,12 @@ async def prepare_batch(
             run.status, run.prepared_at = DigestRunStatus.SENDING, now
             log.info("digest run prepared id=%s queued=%s", run.id, run.queued)
             return False
-        channels = await channels_of(session, [p.id for p in people])
-        digests = await _compose_batch(session, run, people, content, config)
+        routes = await routes_of(session, people, config)
+        digests = await _compose_batch(session, run, people, content, config, routes)
         rows = []
         for person in people:
             reply = digests[person.id]
-            channel: Channel | None = channels.get(person.id)
+            channel = routes[person.id]
             if reply is None:
                 run.nothing_new += 1
             elif channel is None:
@@ -281,10 +343,15 @@ async def counts(db: Database, run: DigestRun) -> RunCounts:
                 )
             ).all()
         )
-    return _counts(fresh, {OutboxStatus(k): int(v) for k, v in by_status.items()})
+        emailed = await session.scalar(
+            select(func.count())
+            .select_from(OutboundMessage)
+            .where(_run_keys(run.id), OutboundMessage.channel == EMAIL)
+        )
+    return _counts(fresh, {OutboxStatus(k): int(v) for k, v in by_status.items()}, emailed or 0)
 
 
-def _counts(run: DigestRun, by_status: dict[OutboxStatus, int]) -> RunCounts:
+def _counts(run: DigestRun, by_status: dict[OutboxStatus, int], emailed: int = 0) -> RunCounts:
     return RunCounts(
         run_id=run.id,
         kind=run.kind,
@@ -300,6 +367,7 @@ def _counts(run: DigestRun, by_status: dict[OutboxStatus, int]) -> RunCounts:
         no_channel=run.no_channel,
         started_at=run.started_at,
         finished_at=run.finished_at,
+        emailed=emailed,
     )
 
 
@@ -370,7 +438,8 @@ def check_week_started(config: DigestConfig, week: date, now: datetime) -> None:
 
 
 async def unreachable_people(db: Database, run_id: int, limit: int = 20) -> list[tuple[str, str]]:
-    """(email, channel) of the people a run could not reach (the platform said 403)."""
+    """(email, channel) of the people a run could not reach (the platform said 403, or the
+    mail server refused the address for good: a 5xx such as 550 no such user)."""
     async with db.session() as session:
         rows = await session.execute(
             select(Person.email, OutboundMessage.channel)

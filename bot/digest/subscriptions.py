@@ -1,7 +1,10 @@
 """Who gets the weekly digest. Unsubscribing takes effect at once, even mid-run: the person's
 queued digest deliveries are cancelled in the same transaction, and a run still preparing reads
 the flag under a share lock (runs.py), so it either sees the change or is waited for and then
-has its rows cancelled."""
+has its rows cancelled.
+
+`digest_subscribed` says whether they get it; `digest_channel` how (bot/digest/channels.py).
+Unsubscribing also sets the channel to "off" and subscribing clears "off", so the two agree."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from bot.store.models import OutboundMessage, OutboxStatus, Person
 
 DELIVERY_PREFIX = "digest:"
+OFF = "off"  # people.digest_channel of someone unsubscribed (bot/digest/channels.py)
 
 
 def delivery_key(run_id: int, person_id: int) -> str:
@@ -20,10 +24,13 @@ def delivery_key(run_id: int, person_id: int) -> str:
 
 
 async def subscribe(session: AsyncSession, person: Person) -> bool:
-    """True when this changed anything. Call it when a person links a chat account."""
-    if person.digest_subscribed:
+    """True when this changed anything. Call it when a person links a chat account. A person
+    who had turned the digest off (digest_channel "off") is back on the default channel."""
+    if person.digest_subscribed and person.digest_channel != OFF:
         return False
     person.digest_subscribed = True
+    if person.digest_channel == OFF:
+        person.digest_channel = None
     await session.flush()
     return True
 
@@ -34,9 +41,12 @@ async def unsubscribe(session: AsyncSession, person: Person) -> bool:
     # A plain UPDATE (not only the ORM attribute) so the row lock is taken now, before the
     # deliveries are cancelled: a run preparing this person finishes its batch first.
     await session.execute(
-        update(Person).where(Person.id == person.id).values(digest_subscribed=False)
+        update(Person)
+        .where(Person.id == person.id)
+        .values(digest_subscribed=False, digest_channel=OFF)
+        .execution_options(synchronize_session=False)
     )
-    person.digest_subscribed = False
+    person.digest_subscribed, person.digest_channel = False, OFF
     await session.execute(
         update(OutboundMessage)
         .where(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from bot.core import texts
 from bot.core.types import Button, Reply
 from bot.delivery.outbox import enqueue
+from bot.escalation.email_pings import cancel_ping_emails, member_by_email
 from bot.escalation.policy import (
     EscalationConfig,
     Step,
@@ -281,6 +282,7 @@ async def acknowledge(
     request.remind_at = now + config.reminder_after
     await session.flush()  # the version check: a concurrent acknowledge loses here
     add_event(session, request.id, "acknowledged", "", staff.id, now)
+    await cancel_ping_emails(session, request)
     await tell_member(
         session,
         request,
@@ -359,6 +361,7 @@ async def resolve(
     request.remind_at = None
     await session.flush()
     add_event(session, request.id, "resolved", note, staff.id, now)
+    await cancel_ping_emails(session, request)
     await tell_member(
         session,
         request,
@@ -377,16 +380,30 @@ async def add_note(
 
 
 async def staff_reply(
-    session: AsyncSession, request: HotlineRequest, staff: Person, text: str, now: datetime
+    session: AsyncSession,
+    request: HotlineRequest,
+    staff: Person,
+    text: str,
+    now: datetime,
+    config: EscalationConfig | None = None,
 ) -> str:
-    """Relay a staff member's reply to the member through the bot, and log it."""
+    """Relay a staff member's reply to the member through the bot, and log it. A member with
+    no reachable chat account gets it by email (with `config.email`); the staff member is told
+    which. Without an email to send, the reply goes to the chat it came from, as before."""
     if request.status is RequestStatus.RESOLVED:
         return texts.ALREADY_RESOLVED.format(reference=request.reference)
     if request.status is RequestStatus.OPEN:
         request.status = RequestStatus.ACKNOWLEDGED
         _take_ownership(request, staff, now)
+        await cancel_ping_emails(session, request)
     event = add_event(session, request.id, "reply", text, staff.id, now)
     await session.flush()  # the version check, and the event id for the dedupe key
+    if config is not None:
+        by_email = await member_by_email(
+            session, request, staff, text, f"reply:{event.id}", now, config.email, config.timezone
+        )
+        if by_email:
+            return texts.REPLY_SENT_BY_EMAIL.format(reference=request.reference)
     await tell_member(
         session,
         request,

@@ -19,6 +19,7 @@ from bot.core import texts
 from bot.core.types import Button, Reply
 from bot.delivery.outbox import enqueue
 from bot.escalation.chains import Chain, ChainStep
+from bot.escalation.email_pings import EmailPings, queue_ping_emails
 from bot.escalation.rota import Duty, Rota, next_opening
 from bot.escalation.rota_store import rota_and_duty
 from bot.store.models import HotlineRequest, Identity, Person, School
@@ -47,6 +48,9 @@ class EscalationConfig:
     staff_chats: tuple[tuple[str, str], ...] = ()
     hotline_phone: str = ""
     timezone: tzinfo = UTC  # the partnership's, for times shown to people
+    # Staff pings also by email, and support replies to members with no chat account
+    # (email_pings.py); None: no email at all.
+    email: EmailPings | None = None
 
 
 async def reachable_identities(session: AsyncSession, email: str | None) -> list[Identity]:
@@ -205,9 +209,11 @@ async def escalate(
         request.repeats += 1
     candidates = _candidates(request, chain, duty.in_hours)
     identities: list[Identity] = []
+    tried: list[str] = []  # every target of the steps tried: emailed (email_pings.py)
     for number in candidates:
         step = chain.step(number)
         targets = step_targets(step, duty)
+        tried.extend(targets)
         identities = [i for email in targets for i in await reachable_identities(session, email)]
         if identities or number == candidates[-1]:
             break
@@ -223,6 +229,7 @@ async def escalate(
     request.level = number
     request.next_escalation_at = now + step.timeout(config.ack_timeout)
     if not identities:
+        await _email(session, request, tried, now, config)
         add_event(
             session,
             request.id,
@@ -251,11 +258,28 @@ async def escalate(
         f"level {number} ({step.staff_label}): {', '.join(targets)}",
         at=now,
     )
+    await _email(session, request, tried, now, config)
     copy = Reply(ping.text, ping.buttons)
     await copy_to_staff_chat(
         session, config, request, now, copy, f"staffcopy:{request.id}:{request.steps}"
     )
     return Step.PINGED
+
+
+async def _email(
+    session: AsyncSession,
+    request: HotlineRequest,
+    emails: Sequence[str],
+    now: datetime,
+    config: EscalationConfig,
+) -> None:
+    """Chat first, then email: those pinged in chat are emailed after their minutes unless
+    they acknowledge first; those with no chat account at all are emailed now."""
+    if config.email is None:
+        return
+    queued = await queue_ping_emails(session, request, emails, now, config.email)
+    if queued:
+        add_event(session, request.id, "email_queued", f"{queued} ping email(s) queued", at=now)
 
 
 async def _exhausted(

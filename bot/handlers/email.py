@@ -208,37 +208,36 @@ class EmailSender:
         ref = str(message["Message-ID"]).strip()
         if self.smtp is None:
             return await self._write(text, ref)
-        return await self._send_smtp(self.smtp, chat_id, message, ref)
+        return await self._send_smtp(self.smtp, chat_id, text, ref)
 
     async def edit(self, chat_id: str, ref: str, reply: Reply) -> SendResult:
         return Sent(ref)  # a sent email cannot be changed; nothing new is sent
 
-    async def _send_smtp(
-        self, server: SmtpServer, chat_id: str, message: EmailMessage, ref: str
-    ) -> SendResult:
+    async def _send_smtp(self, server: SmtpServer, chat_id: str, text: str, ref: str) -> SendResult:
         await self.throttle.wait(server.name)
         async with self._slots:
             kept = self._idle.pop() if self._idle else None
             if kept is not None:
-                result = await self._over(kept, chat_id, message, ref)
+                result = await self._over(kept, chat_id, text, ref)
                 if not isinstance(result, _Stale):
                     return result
                 # The server closed the kept connection while it was idle (its idle timeout,
                 # before we noticed): nothing was sent, so once more on a new connection.
-            result = await self._over(_Connection(server), chat_id, message, ref)
+            result = await self._over(_Connection(server), chat_id, text, ref)
             return result.outcome if isinstance(result, _Stale) else result
 
     async def _over(
-        self, conn: _Connection, chat_id: str, message: EmailMessage, ref: str
+        self, conn: _Connection, chat_id: str, text: str, ref: str
     ) -> SendResult | _Stale:
-        """Send on this connection (opened first if need be); keep it for the next message
-        unless it failed or has carried its share."""
+        """Send the stored message as it is (its bytes unchanged: re-rendering would fold long
+        headers such as List-Unsubscribe into encoded words) on this connection, opened first if
+        need be; keep it for the next message unless it failed or has carried its share."""
         sound, reused = False, conn.client.is_connected
         try:
             if not reused:
                 await conn.client.connect()
                 self.connections_opened += 1
-            await conn.client.send_message(message, sender=self.envelope_from, recipients=[chat_id])
+            await conn.client.sendmail(self.envelope_from, [chat_id], text.encode())
         except (aiosmtplib.SMTPException, OSError) as exc:
             # A refused recipient leaves the connection usable (aiosmtplib sent RSET).
             refused = aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPRecipientRefused

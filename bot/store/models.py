@@ -109,6 +109,13 @@ class Person(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Members are subscribed to the weekly digest when they link a chat account.
     digest_subscribed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How the digest reaches them: None (the default rule: their chat account when they have a
+    # reachable one, else email), "chat", "email", or "off" (unsubscribed; digest_subscribed is
+    # then False). bot/digest/channels.py keeps the two coherent.
+    digest_channel: Mapped[str | None] = mapped_column(String(10))
+    # Staff: minutes after an unacknowledged chat ping that it is also emailed (None: the
+    # deployment's STAFF_EMAIL_AFTER_MIN). bot/escalation/email_pings.py.
+    email_after_minutes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     school: Mapped[School | None] = relationship(back_populates="people")

@@ -440,7 +440,8 @@ async def run_the_week(c: Console) -> None:
         await asyncio.sleep(0)
 
     for run in runs:
-        await send_run(c.db, run, {"console": RecordingSender()}, c.clock, sleep=no_wait)
+        senders = {"console": RecordingSender(), "email": RecordingSender(channel="email")}
+        await send_run(c.db, run, senders, c.clock, sleep=no_wait)
 
 
 async def outbound_texts(c: Console) -> list[str]:
@@ -472,11 +473,12 @@ async def test_the_runs_table_shows_the_counts_of_a_run(c: Console) -> None:
         for status, week, rest in rows
     ]
     assert cells == [
-        ("done", "30 Nov 2026", ["member", "✓ done", "1", "1", "0", "0", "0", "0", "0", "1"]),
+        # the member with no chat account gets it by email
+        ("done", "30 Nov 2026", ["member", "✓ done", "2", "2", "0", "0", "0", "0", "0", "0"]),
         ("done", "30 Nov 2026", ["staff", "✓ done", "1", "1", "0", "0", "0", "0", "0", "0"]),
     ]
     member_run, staff_run = await status(c.db, c.clock())  # `hotline digest status`'s figures
-    assert (member_run.sent, member_run.no_channel, staff_run.sent) == (1, 1, 1)
+    assert (member_run.sent, member_run.no_channel, staff_run.sent) == (2, 0, 1)
 
 
 async def test_without_a_session_or_a_csrf_token_nothing_happens(c: Console) -> None:

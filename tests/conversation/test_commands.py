@@ -33,6 +33,7 @@ BARE_REPLIES: dict[str, Callable[[str], bool]] = {
     "/human": lambda text: text.startswith(texts.PASSED_ON.split("(")[0]),
     "/subscribe": lambda text: text in (texts.SUBSCRIBED, texts.ALREADY_SUBSCRIBED),
     "/unsubscribe": lambda text: text in (texts.UNSUBSCRIBED, texts.ALREADY_UNSUBSCRIBED),
+    "/digest": lambda text: text.startswith("You ") and "/digest" in text,
     "/link": lambda text: text == texts.ALREADY_LINKED,
     "/help": lambda text: text.startswith(texts.HELP.split("\n")[0]),
     "/oncall": lambda text: text.startswith(texts.ON_DUTY.split("{")[0]),

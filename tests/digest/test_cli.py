@@ -113,7 +113,8 @@ def test_send_status_preview_and_a_second_send(
     assert preview.startswith(f"# member digest for Amara Okafor <{HEAD}>, week of 30 Nov 2026")
     assert "Primary Headteachers' Network" in preview
 
-    # Only a person with a chat account can receive it: link Amara's console account.
+    # Amara gets it in chat once her console account is linked; Helen, with no chat account,
+    # by email (written as a file: no SMTP_HOST in the tests).
     from tests.digest.test_cli_helpers import link_console
 
     link_console(HEAD)
@@ -125,36 +126,29 @@ def test_send_status_preview_and_a_second_send(
     assert [m["chat_id"] for m in delivered] == [HEAD]
     assert "Good morning Amara!" in delivered[0]["text"]
     assert lines[-2].startswith(
-        "member digest, week of 23 Nov 2026: 1 sent, 0 failed, 0 unreachable"
+        "member digest, week of 23 Nov 2026: 2 sent, 0 failed, 0 unreachable"
     )
-    assert "1 with no chat account (done)" in lines[-2]
+    assert "1 of 2 by email" in lines[-2]
+    assert "0 with no chat account or email (done)" in lines[-2]
     # The rate over the sending, and over the whole command, preparation included.
     assert re.fullmatch(
-        r"rate: 1 sent in [\d.]+ s of sending, [\d.]+/s; over the whole command "
+        r"rate: 2 sent in [\d.]+ s of sending, [\d.]+/s; over the whole command "
         r"\([\d.]+ s, preparation included\) [\d.]+/s",
         lines[-1],
     )
 
     assert main(["digest", "send", "--week", "2026-11-25", "--kind", "member"]) == 0
     again = capsys.readouterr().out
-    assert "{" not in again and "1 sent" in again  # the same run: nothing sent twice
+    assert "{" not in again and "2 sent" in again  # the same run: nothing sent twice
     assert again.splitlines()[-1].startswith("rate: 0 sent in ")
 
     assert main(["digest", "status"]) == 0
     status = capsys.readouterr().out.splitlines()
     assert status[1].split() == [
-        "2026-11-23",
-        "member",
-        "done",
-        "1",
-        "1",
-        "0",
-        "0",
-        "0",
-        "0",
-        "0",
-        "1",
+        *("2026-11-23", "member", "done"),
+        *("2", "2", "0", "0", "0", "0", "0", "0"),  # queued, sent, ..., no account
     ]
+    assert status[2] == "by email (member 2026-11-23): 1 of 2 queued"
 
 
 @pytest.mark.parametrize(

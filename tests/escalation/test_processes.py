@@ -137,6 +137,8 @@ async def settled(db: Database, *raised: Raised) -> bool:
             .where(
                 OutboundMessage.request_id.in_([r.id for r in raised]),
                 OutboundMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                # not the ping emails, due minutes later unless acknowledged (email_pings.py)
+                OutboundMessage.dedupe_key.not_like("pingmail:%"),
             )
         )
     return waiting == 0
