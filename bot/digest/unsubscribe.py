@@ -25,14 +25,14 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from html import escape
 from pathlib import Path
 from typing import Protocol
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.escalation.ack_links import link_page
 from bot.store.models import Person, utcnow
 
 log = logging.getLogger(__name__)
@@ -42,16 +42,6 @@ VALID_FOR = timedelta(days=60)
 PATH = "/email/unsubscribe/"
 KEY_FILE = "email-secret"
 _TOKEN = re.compile(r"^(\d{1,12})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$")
-HEADERS = {
-    "content-security-policy": (
-        "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "referrer-policy": "no-referrer",
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "cache-control": "no-store",
-    "x-robots-tag": "noindex",
-}
 
 
 class LinkSettings(Protocol):
@@ -140,25 +130,15 @@ def unsubscribe_url(public_url: str, token: str) -> str:
 # The web pages
 
 
-def _page(status: int, title: str, body: str) -> Response:
-    html = (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title></head>"
-        f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>\n"
-    )
-    return HTMLResponse(html, status_code=status, headers=HEADERS)
-
-
 def _refused(checked: Checked) -> Response:
     if checked.problem == "expired":
-        return _page(
+        return link_page(
             400,
             "This link has expired",
             "<p>Unsubscribe links work for 60 days. Use the link in a more recent email, or "
             "send /digest off to the hotline bot.</p>",
         )
-    return _page(
+    return link_page(
         403 if checked.problem == "forged" else 400,
         "This link is not valid",
         "<p>Nothing was changed. Check that the whole link was copied from the email.</p>",
@@ -177,7 +157,7 @@ def _secret(request: Request) -> bytes | None:
 async def _checked(request: Request) -> Checked | Response:
     secret = _secret(request)
     if secret is None:
-        return _page(503, "Unsubscribing is not available", "<p>Please try again later.</p>")
+        return link_page(503, "Unsubscribing is not available", "<p>Please try again later.</p>")
     checked = check_token(secret, request.path_params["token"], utcnow())
     if checked.person_id is None:
         log.info("unsubscribe link refused reason=%s", checked.problem)
@@ -190,7 +170,7 @@ async def unsubscribe_page(request: Request) -> Response:
     checked = await _checked(request)
     if isinstance(checked, Response):
         return checked
-    return _page(
+    return link_page(
         200,
         "Unsubscribe from the weekly digest",
         "<p>You will no longer get the weekly digest email. You can start it again at any "
@@ -211,7 +191,7 @@ async def unsubscribe_post(request: Request) -> Response:
         person = await session.get(Person, checked.person_id)
         changed = await unsubscribe(session, person) if person is not None else False
     log.info("digest unsubscribed by email link person=%s changed=%s", checked.person_id, changed)
-    return _page(
+    return link_page(
         200,
         "You're unsubscribed",
         "<p>You won't get the weekly digest any more. Send /digest email or /digest chat to "

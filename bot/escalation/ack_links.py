@@ -98,7 +98,9 @@ def console_url(public_url: str, reference: str) -> str:
 # The web pages
 
 
-def _page(status: int, title: str, body: str) -> Response:
+def link_page(status: int, title: str, body: str) -> Response:
+    """A plain page opened from a link in an email (no script, no referrer, not indexed): the
+    Acknowledge link's and the digest's unsubscribe link's (bot/digest/unsubscribe.py)."""
     html = (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -110,13 +112,13 @@ def _page(status: int, title: str, body: str) -> Response:
 
 def _refused(problem: str) -> Response:
     if problem == "expired":
-        return _page(
+        return link_page(
             400,
             "This link has expired",
             "<p>Nothing was changed. Acknowledge links work for 7 days; use the chat or the "
             "staff console instead.</p>",
         )
-    return _page(
+    return link_page(
         403 if problem == "forged" else 400,
         "This link is not valid",
         "<p>Nothing was changed. Check that the whole link was copied from the email.</p>",
@@ -133,7 +135,7 @@ def _state_page(request: HotlineRequest, owner: Person | None, staff: Person) ->
     """The page for a request that can no longer be acknowledged, else None."""
     reference = escape(request.reference or "")
     if request.status is RequestStatus.RESOLVED:
-        return _page(
+        return link_page(
             409,
             f"{request.reference} is already resolved",
             f"<p>Nothing was changed: {reference} was resolved.</p>",
@@ -141,7 +143,7 @@ def _state_page(request: HotlineRequest, owner: Person | None, staff: Person) ->
     if request.status is RequestStatus.ACKNOWLEDGED:
         name = "you" if owner is not None and owner.id == staff.id else None
         name = name or (owner.name if owner is not None else "someone")
-        return _page(
+        return link_page(
             409,
             f"{request.reference} is already acknowledged",
             f"<p>Nothing was changed: {reference} was already acknowledged by {escape(name)}.</p>",
@@ -153,7 +155,7 @@ async def _load(session: AsyncSession, checked: Checked) -> _Found | Response:
     request = await session.get(HotlineRequest, checked.request_id)
     staff = await session.get(Person, checked.person_id)
     if request is None or staff is None or not staff.active or not staff.is_staff:
-        return _page(
+        return link_page(
             400,
             "This link is no longer valid",
             "<p>Nothing was changed. Use the chat or the staff console instead.</p>",
@@ -165,12 +167,18 @@ def _checked(request: Request) -> tuple[Checked, Any] | Response:
     bot = request.app.state.bot
     setup = bot.deps.escalation.email
     if setup is None:
-        return _page(503, "Acknowledging by email is not available", "<p>Use the chat.</p>")
+        return link_page(503, "Acknowledging by email is not available", "<p>Use the chat.</p>")
     checked = check_token(setup.secret, request.path_params["token"], bot.deps.clock())
     if checked.request_id is None:
         log.info("ack link refused reason=%s", checked.problem)
         return _refused(checked.problem)
     return checked, bot
+
+
+async def _owner(session: AsyncSession, request: HotlineRequest) -> Person | None:
+    """Who acknowledged the request, if anyone has."""
+    owner_id = request.acknowledged_by_id
+    return await session.get(Person, owner_id) if owner_id else None
 
 
 async def ack_page(request: Request) -> Response:
@@ -183,16 +191,11 @@ async def ack_page(request: Request) -> Response:
         found = await _load(session, checked)
         if isinstance(found, Response):
             return found
-        owner = (
-            await session.get(Person, found.request.acknowledged_by_id)
-            if found.request.acknowledged_by_id
-            else None
-        )
-        done = _state_page(found.request, owner, found.staff)
+        done = _state_page(found.request, await _owner(session, found.request), found.staff)
         if done is not None:
             return done
         reference = escape(found.request.reference or "")
-    return _page(
+    return link_page(
         200,
         f"Acknowledge {found.request.reference}",
         f"<p>Acknowledging {reference} tells the member that you, {escape(found.staff.name)}, "
@@ -218,12 +221,7 @@ async def ack_post(request: Request) -> Response:
             found = await _load(session, checked)
             if isinstance(found, Response):
                 return found
-            owner = (
-                await session.get(Person, found.request.acknowledged_by_id)
-                if found.request.acknowledged_by_id
-                else None
-            )
-            done = _state_page(found.request, owner, found.staff)
+            done = _state_page(found.request, await _owner(session, found.request), found.staff)
             if done is not None:
                 return done
             await acknowledge(session, found.request, found.staff, now, config, own_pings=True)
@@ -238,12 +236,12 @@ async def ack_post(request: Request) -> Response:
             )
             reference = found.request.reference or ""
     except StaleDataError:  # someone acknowledged it at the same moment
-        return _page(
+        return link_page(
             409, "Already acknowledged", "<p>Nothing was changed: someone else has it.</p>"
         )
     bot.deps.on_queued()
     log.info("request acknowledged by email link request=%s", checked.request_id)
-    return _page(
+    return link_page(
         200,
         f"You have {reference}",
         f"<p>{escape(reference)} is acknowledged. The member has been told you will contact "
