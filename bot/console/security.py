@@ -18,18 +18,15 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import re
-import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.config import Settings
-from bot.core.errors import ConfigError
+from bot.core.kept_secret import kept_secret
 
 log = logging.getLogger(__name__)
 
@@ -55,33 +52,7 @@ def console_secret(settings: Settings) -> bytes | None:
         return settings.console_secret.encode()
     if settings.served_over_https:
         return None
-    return _kept_secret(settings.embedding_cache_dir / KEY_FILE)
-
-
-def _kept_secret(path: Path) -> bytes:
-    """A random secret made once and read back by every later process. It is written in full
-    under a name of the writer's own and then linked into place, which fails if the file is
-    there already: of two processes starting at once, the first to link wins, and nobody ever
-    reads a half-written secret."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32))
-        try:
-            os.link(partial, path)
-        except FileExistsError:
-            pass  # another process linked its own first: that one is the secret
-        finally:
-            partial.unlink(missing_ok=True)
-    kept = path.read_text(encoding="ascii").strip()
-    if len(kept) < 32:
-        raise ConfigError(
-            f"{path} holds no usable console secret: delete it (a new one is made) "
-            "or set CONSOLE_SECRET"
-        )
-    return kept.encode()
+    return kept_secret(settings.embedding_cache_dir / KEY_FILE, "console secret", "CONSOLE_SECRET")
 
 
 def _mac(secret: bytes, purpose: str, value: str) -> str:

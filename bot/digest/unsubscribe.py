@@ -20,9 +20,7 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from bot.core.kept_secret import kept_secret
 from bot.escalation.ack_links import link_page
 from bot.store.models import Person, utcnow
 
@@ -67,26 +66,8 @@ def email_secret(settings: LinkSettings) -> bytes | None:
     elif settings.served_over_https:
         return None
     else:
-        key = _kept_secret(settings.embedding_cache_dir / KEY_FILE)
+        key = kept_secret(settings.embedding_cache_dir / KEY_FILE, "email link key", "EMAIL_SECRET")
     return hmac.new(key, b"hotline email links", hashlib.sha256).digest()
-
-
-def _kept_secret(path: Path) -> bytes:
-    """Made once and read back by every later process: written in full under a name of the
-    writer's own, then linked into place (of two processes, the first to link wins)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32))
-        try:
-            os.link(partial, path)
-        except FileExistsError:
-            pass
-        finally:
-            partial.unlink(missing_ok=True)
-    return path.read_text(encoding="ascii").strip().encode()
 
 
 def _signature(secret: bytes, purpose: str, person_id: int, expires: int) -> str:
