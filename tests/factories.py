@@ -155,11 +155,18 @@ async def make_rota(db: Database, text: str) -> None:
 
 
 async def seed_digest_members(
-    session: AsyncSession, members: int, first_user_id: int, week: date, label: str
+    session: AsyncSession,
+    members: int,
+    first_user_id: int,
+    week: date,
+    label: str,
+    *,
+    linked: bool = True,
 ) -> None:
-    """`members` subscribed members (one school per 20) linked on Telegram as users
-    first_user_id, first_user_id + 1, ..., inserted in bulk, and one news item for every
-    audience published the day before `week`, so that each has a digest to get."""
+    """`members` subscribed members (one school per 20, addresses m0@LABEL.example.org, m1@...)
+    linked on Telegram as users first_user_id, first_user_id + 1, ... (or, `linked=False`, on
+    no chat at all: the digest goes to their email), inserted in bulk, and one news item for
+    every audience published the day before `week`, so that each has a digest to get."""
     now = datetime.now(UTC)
     schools = await session.execute(
         insert(School).returning(School.id),
@@ -184,19 +191,18 @@ async def seed_digest_members(
             for n in range(members)
         ],
     )
-    await session.execute(
-        insert(Identity),
-        [
-            {
-                "person_id": person_id,
-                "channel": "telegram",
-                "external_id": str(first_user_id + n),
-                "chat_id": str(first_user_id + n),
-                "reachable": True,
-            }
-            for n, person_id in enumerate(people.scalars())
-        ],
-    )
+    identities = [
+        {
+            "person_id": person_id,
+            "channel": "telegram",
+            "external_id": str(first_user_id + n),
+            "chat_id": str(first_user_id + n),
+            "reachable": True,
+        }
+        for n, person_id in enumerate(people.scalars())
+    ]
+    if linked:
+        await session.execute(insert(Identity), identities)
     published = datetime.combine(week, datetime.min.time(), ZoneInfo("Europe/London"))
     session.add(
         ContentItem(

@@ -10,13 +10,15 @@ it) and can be scripted to misbehave like a real relay:
         smtp.answer("421 4.3.2 Shutting down", at="MAIL", times=1)   # and the server hangs up
         smtp.hang(at="DATA", times=1)              # no reply at all: the client times out
         smtp.drop(at="MAIL", times=1)              # hang up instead of answering
+        smtp.random_faults(temporary=0.02, permanent=0.01, seed=5)   # a busy relay, at random
     FakeSmtp(tls="starttls", certificate=tls_certificate(tmp_path))   # or tls="implicit"
         await smtp.drop_connections()              # as an idle timeout: clients must reconnect
         await smtp.stop()                          # connection refused from now on
         await smtp.start()                         # back, on the same port
 
-`smtp.messages` are the accepted ones; `smtp.refused` the replies a fault gave (command,
-recipients, reply); `smtp.connections` how many connections were opened; `smtp.logins` the
+`smtp.messages` are the accepted ones (each with the monotonic time it was accepted);
+`smtp.refused` the replies a fault gave (command, recipients, reply); `smtp.doomed` the addresses
+random_faults refuses for good; `smtp.connections` how many connections were opened; `smtp.logins` the
 user names that logged in. Usable from any test (the email sender's, the digest by email, the
 scenarios); settings for the bot: `smtp.settings()` (SMTP_HOST, SMTP_PORT, SMTP_TLS=none...).
 """
@@ -26,8 +28,10 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import random
 import ssl
 import subprocess
+import time
 import warnings
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -48,6 +52,7 @@ class Received:
     message: EmailMessage
     connection: int  # 1 for the first connection the server accepted, and so on
     login: str | None  # the user name the connection logged in with, if it did
+    at: float = field(default_factory=time.monotonic)  # when it was accepted
 
 
 @dataclass
@@ -82,6 +87,12 @@ class FakeSmtp:
     hung: int = 0  # commands left unanswered so far
     dropped: int = 0  # connections closed by a drop() fault
     faults: list[Fault] = field(default_factory=list)
+    doomed: set[str] = field(default_factory=set)  # random_faults' 550 addresses
+    rcpt_at: list[float] = field(default_factory=list)  # every RCPT TO, answered or not
+    _temporary: float = 0.0
+    _permanent: float = 0.0
+    _seen: set[str] = field(default_factory=set)
+    _random: random.Random = field(default_factory=lambda: random.Random(1))
     _server: asyncio.Server | None = None
     _open: set[_Connection] = field(default_factory=set)
     _release: asyncio.Event = field(default_factory=asyncio.Event)
@@ -132,8 +143,32 @@ class FakeSmtp:
             raise ValueError(f"drop(at={at!r}): one of {COMMANDS}")
         return self._add(Fault(None, at, _lower(recipients), times, drop=True))
 
+    def random_faults(
+        self, *, temporary: float = 0.0, permanent: float = 0.0, seed: int = 1
+    ) -> None:
+        """At RCPT TO, after the scripted faults: an address seen for the first time is refused
+        for good (550, every time after too) with probability `permanent`; any other attempt is
+        answered 450 (mailbox busy, try later) with probability `temporary`."""
+        if not (0 <= temporary < 1 and 0 <= permanent < 1):
+            raise ValueError("random_faults: rates are fractions from 0 to 1")
+        self._temporary, self._permanent = temporary, permanent
+        self._random = random.Random(seed)
+
+    def _random_fault(self, address: str) -> str | None:
+        address = address.lower()
+        if address not in self._seen:
+            self._seen.add(address)
+            if self._permanent and self._random.random() < self._permanent:
+                self.doomed.add(address)
+        if address in self.doomed:
+            return "550 5.1.1 No such user here"
+        if self._temporary and self._random.random() < self._temporary:
+            return "450 4.2.1 Mailbox busy, try again later"
+        return None
+
     def clear(self) -> None:
         self.faults.clear()
+        self._temporary = self._permanent = 0.0
 
     def _add(self, fault: Fault) -> Fault:
         self.faults.append(fault)
@@ -263,7 +298,11 @@ class FakeSmtp:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        self.rcpt_at.append(time.monotonic())
         if (reply := await self._fault(server, "RCPT", (address,))) is not None:
+            return reply
+        if (reply := self._random_fault(address)) is not None:
+            self.refused.append(("RCPT", (address,), reply))
             return reply
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
