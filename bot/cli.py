@@ -35,6 +35,7 @@ GROUPS = {
     "events": "content",
     "digest": "digest",
     "console": "console",
+    "privacy": "privacy",
 }
 
 

@@ -116,6 +116,11 @@ class Person(Base):
     # Staff: minutes after an unacknowledged chat ping that it is also emailed (None: the
     # deployment's STAFF_EMAIL_AFTER_MIN). bot/escalation/email_pings.py.
     email_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    # Staff with a safeguarding role read safeguarding and allegation requests in full
+    # (bot/privacy/access.py); others see the reference, school, status and times.
+    safeguarding: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Erased (bot/privacy/erase.py): the row stays, anonymised, so their requests still count.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     school: Mapped[School | None] = relationship(back_populates="people")
@@ -162,6 +167,9 @@ class QuestionLog(Base):
     chosen_id: Mapped[str | None] = mapped_column(String(100))
     score: Mapped[float] = mapped_column(Float)
     passed_on: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the text was replaced under the retention policy or an erasure (the band, the match
+    # and the time stay, so the counts stay true).
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
@@ -242,6 +250,13 @@ class HotlineRequest(Base):
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolution_note: Mapped[str | None] = mapped_column(Text)
+    # A legal hold (bot/privacy/holds.py): never redacted by the retention policy while set.
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    hold_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hold_by: Mapped[str | None] = mapped_column(String(254))
+    # When its texts (the request's, its events' notes and replies) were replaced by the
+    # retention policy or an erasure; the row, times, category and school stay.
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -515,3 +530,17 @@ class AuditEntry(Base):
     via: Mapped[str] = mapped_column(String(20), default="console")
 
     actor: Mapped[Person | None] = relationship(foreign_keys=[actor_id])
+
+
+class RetentionRun(Base):
+    """One day's run of the retention policy (bot/privacy/retention.py). `day` is unique: the
+    process that inserts it runs the policy, any other skips. `summary` is JSON: what was
+    redacted or deleted, per kind of record (counts only)."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    summary: Mapped[str] = mapped_column(Text, default="{}")
