@@ -249,7 +249,7 @@ def _set_subscription(email: str, on: bool, out: TextIO) -> int:
 
 
 def cmd_channel(args: argparse.Namespace, out: TextIO) -> int:
-    from bot.digest.channels import set_channel
+    from bot.digest.channels import set_digest_choice
     from bot.directory import person_by_email
 
     async def work(db: Database) -> bool:
@@ -257,7 +257,7 @@ def cmd_channel(args: argparse.Namespace, out: TextIO) -> int:
             person = await person_by_email(session, args.email)
             if person is None:
                 raise UserFacingError(f"nobody in the directory has the email {args.email!r}")
-            return await set_channel(session, person, args.choice)
+            return await set_digest_choice(session, person, args.choice)
 
     changed = with_db(work)
     print(f"{args.email}: digest {args.choice}" + ("" if changed else " (already)"), file=out)
@@ -294,8 +294,10 @@ def register(sub: Any) -> None:
     off.add_argument("email")
     off.set_defaults(func=lambda a, out: _set_subscription(a.email, False, out))
     channel = digest.add_parser(
-        "channel", help="how someone gets the digest: chat, email, or off (unsubscribed)"
+        "channel",
+        help="how someone gets the digest: chat, email, off (unsubscribed), or default (their "
+        "chat account, else email)",
     )
     channel.add_argument("email")
-    channel.add_argument("choice", choices=("chat", "email", "off"))
+    channel.add_argument("choice", choices=("chat", "email", "off", "default"))
     channel.set_defaults(func=cmd_channel)

@@ -1,5 +1,5 @@
-"""`hotline db upgrade` and `hotline directory import / invite / unlink / deactivate / activate`
-(the console's directory page calls the same domain functions)."""
+"""`hotline db upgrade` and `hotline directory import / invite / unlink / deactivate / activate /
+email-after` (the console's directory page calls the same domain functions)."""
 
 from __future__ import annotations
 
@@ -138,6 +138,53 @@ def cmd_directory_active(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_directory_email_after(args: argparse.Namespace, out: TextIO) -> int:
+    """`email-after EMAIL MINUTES|default`: how long a staff member's unacknowledged chat ping
+    waits before it is also emailed (bot/directory/notify.py)."""
+    from bot.core.errors import UserFacingError
+    from bot.directory.audit import Actor, record
+    from bot.directory.notify import email_after_text, parse_email_after, set_email_after
+    from bot.directory.people import person_any
+    from bot.store import Database
+
+    try:
+        minutes = parse_email_after(args.minutes)
+    except ValueError as exc:
+        raise UserFacingError(f"{args.email}: {exc}") from None
+    default = settings().staff_email_after_min
+
+    async def change(db: Database) -> tuple[str, bool]:
+        async with db.session() as session:
+            person = await person_any(session, args.email)
+            if person is None:
+                raise UserFacingError(f"{args.email}: nobody in the directory has this email")
+            before = person.email_after_minutes
+            try:
+                changed = await set_email_after(session, person, minutes)
+            except ValueError as exc:
+                raise UserFacingError(f"{args.email}: {exc}") from None
+            if changed:
+                record(
+                    session,
+                    Actor(None, None, "cli"),
+                    "email-after",
+                    person.email,
+                    about=person.id,
+                    detail=f"{_minutes(before)} -> {_minutes(minutes)}",
+                )
+            return person.name, changed
+
+    name, changed = with_db(change)
+    already = "" if changed else " (already)"
+    print(f"{name}: pings emailed {email_after_text(minutes, default)}{already}", file=out)
+    return 0
+
+
+def _minutes(minutes: int | None) -> str:
+    """An email-after value in an audit entry's detail."""
+    return "default" if minutes is None else f"{minutes} min"
+
+
 def register(sub: Any) -> None:
     db = sub.add_parser("db", help="the database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
@@ -169,3 +216,14 @@ def register(sub: Any) -> None:
     on = dsub.add_parser("activate", help="mark an inactive person active again")
     on.add_argument("email")
     on.set_defaults(func=cmd_directory_active, active=True)
+    after = dsub.add_parser(
+        "email-after",
+        help="minutes after an unacknowledged chat ping that a staff member is also emailed",
+    )
+    after.add_argument("email")
+    after.add_argument(
+        "minutes",
+        metavar="MINUTES|default",
+        help="0 to 1440, or default (the deployment's STAFF_EMAIL_AFTER_MIN)",
+    )
+    after.set_defaults(func=cmd_directory_email_after)

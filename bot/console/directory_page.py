@@ -1,7 +1,9 @@
-"""The directory page: schools and people, each person's linked chat accounts and digest
-subscription, with a search. Admins invite (a one-time code, its Telegram link and a QR code of
-it), unlink an account, mark a person inactive or active, and import a YAML or CSV directory
-with the same all-or-nothing validation as `hotline directory import`.
+"""The directory page: schools and people, each person's linked chat accounts, digest channel
+and (staff) when their unacknowledged pings are emailed, with a search. Admins invite (a
+one-time code, its Telegram link and a QR code of it), unlink an account, mark a person inactive
+or active, set how a person gets the digest and when a staff member's pings are emailed, and
+import a YAML or CSV directory with the same all-or-nothing validation as
+`hotline directory import`.
 
 Every change calls the domain function the `hotline directory` commands call (bot/directory/)
 and adds its audit entry in the same transaction.
@@ -36,10 +38,12 @@ from bot.console.common import (
     uploaded,
 )
 from bot.core.errors import DataError
+from bot.digest.channels import DIGEST_CHOICES, digest_choice, set_digest_choice
 from bot.directory.audit import record
 from bot.directory.identities import masked, unlink_identity
 from bot.directory.importer import apply_directory_in
 from bot.directory.invites import create_invite, telegram_link
+from bot.directory.notify import email_after_text, parse_email_after, set_email_after
 from bot.directory.people import Listing, all_schools, listing, set_active
 from bot.directory.records import format_of, parse_directory_text
 from bot.store.models import Person
@@ -63,9 +67,21 @@ NOTICES = {
     "unlinked": "Unlinked a chat account of {name}. That account is a stranger to the bot now.",
     "deactivated": "{name} is inactive now.",
     "activated": "{name} is active again.",
+    "digest": "{name} gets the digest {digest}.",
+    "email-after": "{name}'s pings are emailed {after}.",
     "imported": "Imported the directory: {created} created, {updated} updated, "
     "{unchanged} unchanged.",
 }
+
+# How each digest choice reads on the page (bot/directory/notify.py DIGEST_CHOICES).
+DIGEST_LABELS = {
+    "default": "by the default rule (their chat account, else email)",
+    "chat": "by chat",
+    "email": "by email",
+    "off": "not at all (off)",
+}
+DIGEST_SHORT = {"default": "Default rule", "chat": "Chat", "email": "Email", "off": "Off"}
+DIGEST_OPTIONS = tuple((choice, DIGEST_SHORT[choice]) for choice in DIGEST_CHOICES)
 
 
 @dataclass(frozen=True)
@@ -104,7 +120,7 @@ def _filters(values: Any) -> Filters:
     )
 
 
-def _person_row(person: Person) -> dict[str, Any]:
+def _person_row(person: Person, default_minutes: int) -> dict[str, Any]:
     accounts = sorted(person.identities, key=lambda i: (i.channel, i.id))
     return {
         "id": person.id,
@@ -114,6 +130,13 @@ def _person_row(person: Person) -> dict[str, Any]:
         "school": person.school.name if person.school else "",
         "active": person.active,
         "digest": person.digest_subscribed,
+        "digest_choice": digest_choice(person),
+        "digest_label": DIGEST_LABELS[digest_choice(person)],
+        "staff": person.is_staff,
+        "email_after": (
+            "default" if person.email_after_minutes is None else str(person.email_after_minutes)
+        ),
+        "email_after_label": email_after_text(person.email_after_minutes, default_minutes),
         "accounts": [
             {
                 "id": i.id,
@@ -139,6 +162,8 @@ async def _show(
     import_text: str = "",
     import_format: str = "yaml",
     import_from: str = "",
+    error_person: int | None = None,
+    after_value: str = "",
 ) -> Response:
     bot = bot_of(request)
     async with bot.db.reading() as session:
@@ -155,7 +180,7 @@ async def _show(
         notice=notice,
         problem=problem,
         errors=errors or {},
-        people=[_person_row(p) for p in found.people],
+        people=[_person_row(p, bot.settings.staff_email_after_min) for p in found.people],
         matched=found.matched,
         schools=[
             {
@@ -175,6 +200,9 @@ async def _show(
         import_format=import_format,
         import_from=import_from,
         inactive_means=INACTIVE_MEANS,
+        digest_options=DIGEST_OPTIONS,
+        error_person=error_person,
+        after_value=after_value,
     )
 
 
@@ -187,7 +215,14 @@ async def _notice(request: Request) -> str | None:
         person_id = _int(params.get("person"))
         async with bot_of(request).db.reading() as session:
             person = await session.get(Person, person_id) if person_id is not None else None
-        return template.format(name=person.name) if person is not None else None
+        if person is None:
+            return None
+        default = bot_of(request).settings.staff_email_after_min
+        return template.format(
+            name=person.name,
+            digest=DIGEST_LABELS[digest_choice(person)],
+            after=email_after_text(person.email_after_minutes, default),
+        )
     counts = {k: _int(params.get(k)) or 0 for k in ("created", "updated", "unchanged")}
     return template.format(**counts)
 
@@ -335,6 +370,82 @@ async def activate(request: Request, signed: Signed) -> Response:
     return await _set_active(request, signed, True)
 
 
+async def digest_channel(request: Request, signed: Signed) -> Response:
+    """How a person gets the digest, as `hotline digest channel` sets it, or the default rule."""
+    form = await form_of(request)
+    filters = _filters(form)
+    person_id = _int(form.get("person"))
+    choice = form.get("digest", "").strip()
+    if choice not in DIGEST_CHOICES:
+        return await _refuse(
+            request, signed, filters, "Choose the default rule, chat, email or off for the digest."
+        )
+    async with bot_of(request).db.session() as session:
+        person = await session.get(Person, person_id) if person_id is not None else None
+        if person is not None:
+            before = digest_choice(person)
+            if await set_digest_choice(session, person, choice):
+                record(
+                    session,
+                    actor(request, signed),
+                    "digest-channel",
+                    person.email,
+                    about=person.id,
+                    detail=f"{before} -> {choice}",
+                )
+    if person is None:
+        return await _refuse(request, signed, filters, "That person is not in the directory.")
+    return back_to(PAGE + filters.query(done="digest", person=person.id))
+
+
+async def email_after(request: Request, signed: Signed) -> Response:
+    """When a staff member's unacknowledged chat pings are emailed, as
+    `hotline directory email-after` sets it; a bad value is shown beside the person's field."""
+    form = await form_of(request)
+    filters = _filters(form)
+    person_id = _int(form.get("person"))
+    typed = form.get("minutes", "")[:40]
+    async with bot_of(request).db.session() as session:
+        person = await session.get(Person, person_id) if person_id is not None else None
+        problem = None
+        if person is not None:
+            before = person.email_after_minutes
+            try:
+                minutes = parse_email_after(typed)
+                changed = await set_email_after(session, person, minutes)
+            except ValueError as exc:
+                problem = str(exc)
+            else:
+                if changed:
+                    record(
+                        session,
+                        actor(request, signed),
+                        "email-after",
+                        person.email,
+                        about=person.id,
+                        detail=f"{_minutes(before)} -> {_minutes(minutes)}",
+                    )
+    if person is None:
+        return await _refuse(request, signed, filters, "That person is not in the directory.")
+    if problem is not None:
+        return await _show(
+            request,
+            signed,
+            filters,
+            status=400,
+            problem=f"Nothing was changed for {person.name}: {problem}.",
+            errors={"email_after": problem[:1].upper() + problem[1:] + "."},
+            error_person=person.id,
+            after_value=typed,
+        )
+    return back_to(PAGE + filters.query(done="email-after", person=person.id))
+
+
+def _minutes(minutes: int | None) -> str:
+    """An email-after value in an audit entry's detail (as `hotline directory email-after`)."""
+    return "default" if minutes is None else f"{minutes} min"
+
+
 def _upload(request: Request) -> tuple[str, bytes] | None:
     """The file chosen as "Directory file" (name, bytes), if any."""
     return uploaded(request, "file")
@@ -432,5 +543,7 @@ def routes() -> list[BaseRoute]:
         Route(f"{PAGE}/unlink", admin_post(unlink), methods=["POST"]),
         Route(f"{PAGE}/deactivate", admin_post(deactivate), methods=["POST"]),
         Route(f"{PAGE}/activate", admin_post(activate), methods=["POST"]),
+        Route(f"{PAGE}/digest", admin_post(digest_channel), methods=["POST"]),
+        Route(f"{PAGE}/email-after", admin_post(email_after), methods=["POST"]),
         Route(f"{PAGE}/import", admin_post(import_directory), methods=["POST"]),
     ]

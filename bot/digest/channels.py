@@ -26,6 +26,8 @@ from bot.store.models import OutboundMessage, OutboxStatus, Person
 EMAIL = "email"
 CHAT = "chat"
 CHOICES = (CHAT, EMAIL, OFF)
+DEFAULT = "default"  # what an admin types to put someone back on the default rule
+DIGEST_CHOICES = (DEFAULT, *CHOICES)
 MAX_ADDRESS = 120  # outbound_messages.chat_id's length
 
 
@@ -49,6 +51,30 @@ async def set_channel(session: AsyncSession, person: Person, choice: str) -> boo
         await session.flush()
         changed = True
     return changed
+
+
+async def set_digest_choice(session: AsyncSession, person: Person, choice: str) -> bool:
+    """Set how they get the digest: "chat", "email", "off" (bot/digest/channels.py) or
+    "default" (subscribed, on the default rule); True when anything changed."""
+    if choice not in DIGEST_CHOICES:
+        raise ValueError(
+            f"digest channel {choice[:20]!r} is not one of {', '.join(DIGEST_CHOICES)}"
+        )
+    if choice != DEFAULT:
+        return await set_channel(session, person, choice)
+    changed = await subscribe(session, person)  # "off" is cleared to the default rule
+    if person.digest_channel is not None:
+        person.digest_channel = None
+        await session.flush()
+        changed = True
+    return changed
+
+
+def digest_choice(person: Person) -> str:
+    """Their choice as one of DIGEST_CHOICES."""
+    if not person.digest_subscribed or person.digest_channel == OFF:
+        return OFF
+    return person.digest_channel if person.digest_channel in CHOICES else DEFAULT
 
 
 def email_channel(person: Person) -> Channel | None:

@@ -440,9 +440,11 @@ def test_cli_send_by_email_then_status_shows_the_refused_address(
     monkeypatch.setenv("EMAIL_OUTBOX_DIR", str(folder))
     monkeypatch.setenv("EMAIL_SECRET", "a-secret-for-the-cli-test-0123456789")
     assert main(["events", "import", str(DATA / "example" / "events.yaml")]) == 0
+    assert main(["digest", "channel", head, "default"]) == 0
     assert main(["digest", "channel", head, "email"]) == 0
     assert main(["digest", "channel", head, "email"]) == 0
-    assert capsys.readouterr().out.splitlines()[-2:] == [
+    assert capsys.readouterr().out.splitlines()[-3:] == [
+        f"{head}: digest default",
         f"{head}: digest email",
         f"{head}: digest email (already)",
     ]
