@@ -132,6 +132,7 @@ async def open_bot(
                 settings.sweep_interval_s,
                 chat_ids=chat_ids,
                 weekly=(lambda: live.base, digest_config(settings)),  # as the FAQ files change
+                retention=(settings.data_dir, settings.tz),
             )
             try:
                 if background:

@@ -9,9 +9,8 @@ handled afresh.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -91,13 +90,6 @@ async def link_from_profile(
     return person
 
 
-# Platforms redeliver within minutes (Slack retries three times within about an hour); a day
-# of delivery ids is plenty, and keeps the table small.
-KEEP_DELIVERIES = timedelta(days=1)
-
-
-async def forget_old_deliveries(session: AsyncSession, now: datetime) -> int:
-    result = await session.execute(
-        delete(ProcessedUpdate).where(ProcessedUpdate.received_at < now - KEEP_DELIVERIES)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+# Delivery ids are forgotten after a day by the retention policy (bot/privacy/retention.py's
+# forget_processed_updates): platforms redeliver within minutes (Slack retries three times
+# within about an hour).

@@ -58,3 +58,9 @@ def redact_question(question: QuestionLog, text: str, now: datetime) -> None:
     """Replace what was asked; the band, the match, the time stay (the counts stay true)."""
     question.text = text
     question.redacted_at = now
+
+
+def redact_message(message: OutboundMessage, text: str) -> None:
+    """Replace a settled outgoing message's text; its status, times and recipient stay (digest
+    status and the refused-address check count them)."""
+    message.text = text

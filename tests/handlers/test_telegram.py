@@ -283,9 +283,11 @@ async def test_the_command_menu_is_every_command_declared_for_telegram(s: Stack)
 async def test_delivery_ids_are_forgotten_after_a_day(s: Stack) -> None:
     from datetime import timedelta
 
-    from bot.conversation.linking import forget_old_deliveries
+    from bot.privacy.policy import DEFAULTS
+    from bot.privacy.retention import forget_processed_updates
 
     await s.telegram(tg_text_update(60, MEMBER, "/help"))
     async with s.db.session() as session:
-        assert await forget_old_deliveries(session, utcnow()) == 0
-        assert await forget_old_deliveries(session, utcnow() + timedelta(days=1, minutes=1)) == 1
+        assert await forget_processed_updates(session, DEFAULTS, utcnow()) == 0
+        later = utcnow() + timedelta(days=1, minutes=1)
+        assert await forget_processed_updates(session, DEFAULTS, later) == 1
