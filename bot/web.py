@@ -3,7 +3,8 @@
 - `/telegram/webhook`: the secret token header is compared before the body is read; a wrong
   or missing one is 403 and nothing is processed.
 - `/slack/events`: Bolt checks the signature (401 for a bad or stale one) and routes.
-- `/healthz`: 200 when the database answers and is migrated, else 503 with the reason.
+- `/healthz`: 200 when the database answers and is migrated, else 503 with the reason's class
+  ("database unavailable", "database not migrated", "internal error"), never an exception's text.
 - `/metrics`: Prometheus text, with this process's event-loop lag (`metrics.LoopLag`, watched
   from the end of start-up to shutdown).
 - `/console/...`: the staff console (bot/console/), with its security headers on every response.
@@ -22,6 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -35,12 +37,17 @@ from bot.config import Settings
 from bot.console.pages import console_routes
 from bot.console.security import BadAttempts, ConsoleHeaders, console_secret
 from bot.conversation.context import Deps
+from bot.core.errors import StoreUnavailableError
 from bot.digest.unsubscribe import unsubscribe_routes
 from bot.escalation.ack_links import ack_routes
 from bot.store import is_current
 from bot.store.models import utcnow
 
 log = logging.getLogger(__name__)
+
+# What a health check that cannot reach or use the database raises (the driver's errors arrive
+# wrapped in SQLAlchemy's; a refused or lost connection can also surface as OSError or a timeout).
+DATABASE_DOWN = (StoreUnavailableError, SQLAlchemyError, OSError, TimeoutError)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 
@@ -90,6 +97,14 @@ def _bot(request: Request) -> Bot:
     """The running bot: set on the app by its lifespan (or by the caller, in tests)."""
     running: Bot = request.app.state.bot
     return running
+
+
+def health_reason(exc: BaseException) -> str:
+    """The class of a failed health check, for `/healthz`: never the exception's own text, which
+    can name the database's host, user or file, or quote what a failed statement carried."""
+    if isinstance(exc, DATABASE_DOWN):
+        return "database unavailable"
+    return "internal error"
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -180,7 +195,8 @@ def build_web_app(
                     {"status": "unavailable", "reason": "database not migrated"}, status_code=503
                 )
         except Exception as exc:  # any failure here means "not healthy", said plainly
-            reason = str(exc) if str(exc) else type(exc).__name__
+            reason = health_reason(exc)
+            log.warning("healthz unavailable reason=%s error=%s", reason, type(exc).__name__)
             return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
         return JSONResponse({"status": "ok"})
 

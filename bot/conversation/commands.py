@@ -6,7 +6,7 @@ describe the table, are declared here."""
 
 from __future__ import annotations
 
-from bot.conversation import digest_commands, member_commands, staff
+from bot.conversation import digest_commands, member_commands, privacy_command, staff
 from bot.conversation.chat_command import FOR_EVERYONE, Audience, Command, audience_of
 from bot.conversation.context import Context, Deps
 from bot.core import texts
@@ -80,6 +80,7 @@ COMMANDS: tuple[Command, ...] = (
     member_commands.HUMAN,
     *digest_commands.SUBSCRIPTION,
     member_commands.LINK,
+    privacy_command.PRIVACY,
     HELP,
     *staff.STAFF,
     *digest_commands.STAFF,

@@ -355,7 +355,9 @@ def read_model(path: Path, cues: UrgencyDetector, dim: int) -> UrgencyModel | No
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, IndexError) as exc:
-        log.warning("urgency classifier cache unreadable, retraining (%s): %s", exc, path)
+        log.warning(
+            "urgency classifier cache unreadable, retraining (%s): %s", type(exc).__name__, path
+        )
         return None
     width = dim + CUE_FEATURES + WORD_FEATURES
     s = model.softmax

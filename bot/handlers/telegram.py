@@ -244,7 +244,8 @@ class TelegramChannel:
         except BadRequest as exc:
             if "not modified" in exc.message.lower():
                 return True
-            log.info("edit failed, sending instead: %s", exc.message[:80])
+            # Telegram's reason without its detail, which can quote the message it refused.
+            log.info("edit failed, sending instead: %s", exc.message.split(":")[0][:80])
             return False
         except TelegramError as exc:
             log.info("edit failed, sending instead: %s", type(exc).__name__)

@@ -208,6 +208,9 @@ def check_sqlite_file(url: URL | str) -> None:
 
 
 def make_engine(url: URL | str, **kwargs: Any) -> AsyncEngine:
+    # A failed statement's error (logged with its traceback) leaves out the values it carried:
+    # they can be a member's message (docs/data-protection.md, logs).
+    kwargs.setdefault("hide_parameters", True)
     u = make_url(url)
     if is_sqlite(u):
         check_sqlite_file(u)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.conversation.chat_command import FOR_EVERYONE, FOR_MEMBERS, FOR_STAFF, Audience
 from bot.conversation.commands import COMMANDS, help_lines, lookup
+from bot.conversation.privacy_command import YOUR_RIGHTS
 from bot.core import texts
 from bot.store.models import HotlineRequest, RequestKind
 from tests.escalation.conftest import Partnership
@@ -36,6 +37,7 @@ BARE_REPLIES: dict[str, Callable[[str], bool]] = {
     "/digest": lambda text: text.startswith("You ") and "/digest" in text,
     "/link": lambda text: text == texts.ALREADY_LINKED,
     "/help": lambda text: text.startswith(texts.HELP.split("\n")[0]),
+    "/privacy": lambda text: text.endswith(YOUR_RIGHTS),
     "/oncall": lambda text: text.startswith(texts.ON_DUTY.split("{")[0]),
     "/open": lambda text: text == texts.NO_OPEN_REQUESTS,
     "/ack": usage_reply("/ack REF"),

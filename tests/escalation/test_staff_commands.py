@@ -33,6 +33,7 @@ async def test_staff_help_lists_every_staff_command_and_members_keep_theirs(
         "/subscribe",
         "/unsubscribe",
         "/digest [email|chat|off]",
+        "/privacy",
         "/help",
     ]
 
