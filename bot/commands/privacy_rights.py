@@ -158,7 +158,7 @@ def register(privacy: Any) -> None:
     export = privacy.add_parser(
         "export", help="a copy of everything held about a person (JSON and HTML)"
     )
-    export.add_argument("email")
+    export.add_argument("email", metavar="EMAIL")
     export.add_argument(
         "--out",
         required=True,
@@ -169,7 +169,7 @@ def register(privacy: Any) -> None:
     erase = privacy.add_parser(
         "erase", help="erase a person: accounts and texts removed, requests kept anonymised"
     )
-    erase.add_argument("email")
+    erase.add_argument("email", metavar="EMAIL")
     erase.add_argument(
         "--yes", action="store_true", help="do it (without: only say what would be done)"
     )

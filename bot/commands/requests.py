@@ -15,6 +15,11 @@ from bot.core.errors import UserFacingError
 from bot.store import Database
 from bot.store.models import HotlineRequest, Person
 
+RESTRICTED_NOTE = (
+    "text: withheld: a restricted request ({category}); --show-restricted shows it and is "
+    "written to the audit log"
+)
+
 
 def _filters(args: argparse.Namespace) -> Any:
     """The console's inbox filters from the command line (dates are local days; --to includes
@@ -88,7 +93,14 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    """A request and its timeline. A restricted one (safeguarding, allegation:
+    bot/privacy/access.py) shows its facts and the timeline without texts, unless
+    --show-restricted, which is written to the audit log as a view."""
+    from bot.core import texts
+    from bot.directory.audit import Actor, record
     from bot.escalation.hotline import by_reference
+    from bot.privacy.access import VIEW_RESTRICTED, restricted
+    from bot.privacy.redaction import TEXT_EVENTS
     from bot.store.timeline import events_of
 
     tz = settings().tz
@@ -102,16 +114,32 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
                 )
             events = await events_of(session, request.id)
             names = {p.id: p.name for p in await session.scalars(select(Person))}
+            hidden = restricted(request) and not args.show_restricted
+            if restricted(request) and args.show_restricted:
+                record(
+                    session,
+                    Actor(None, None, "cli"),
+                    VIEW_RESTRICTED,
+                    request.reference or f"#{request.id}",
+                    about=request.person_id,
+                )
         head = [
             f"{request.reference} ({request.kind.value}, {request.category or 'no category'}) "
             f"{request.status.value}, level {request.level}",
             f"from {request.person.name} ({request.school.name if request.school else 'no school'})"
             f" on {request.channel}",
-            f"text: {request.text}",
+            RESTRICTED_NOTE.format(category=request.category)
+            if hidden
+            else f"text: {request.text}",
         ]
+
+        def detail(kind: str, text: str) -> str:
+            return texts.WITHHELD_DETAIL if hidden and kind in TEXT_EVENTS and text else text
+
         return head + [
             f"  {e.at.astimezone(tz):%d %b %H:%M:%S}  {e.kind:<16} "
-            f"{names.get(e.person_id, '') if e.person_id else ''}  {e.detail}".rstrip()
+            f"{names.get(e.person_id, '') if e.person_id else ''}  "
+            f"{detail(e.kind, e.detail)}".rstrip()
             for e in events
         ]
 
@@ -219,6 +247,12 @@ def register(sub: Any) -> None:
     lst.set_defaults(func=cmd_list)
     show = requests.add_parser("show", help="a request and its timeline")
     show.add_argument("reference")
+    show.add_argument(
+        "--show-restricted",
+        action="store_true",
+        help="show the texts of a safeguarding or allegation request too (an admin's flag; "
+        "written to the audit log)",
+    )
     show.set_defaults(func=cmd_show)
 
     report = sub.add_parser("report", help="figures for a period")

@@ -47,7 +47,14 @@ from bot.core import texts
 from bot.delivery.outbox import QUEUED
 from bot.directory.audit import record
 from bot.escalation.categories import CATEGORIES
-from bot.escalation.hotline import acknowledge, add_note, by_reference, resolve, staff_reply
+from bot.escalation.hotline import (
+    acknowledge,
+    add_note,
+    by_reference,
+    readers_of,
+    resolve,
+    staff_reply,
+)
 from bot.escalation.inbox import (
     NOT_RESOLVED,
     Filters,
@@ -56,6 +63,8 @@ from bot.escalation.inbox import (
     pinged_names,
     recent_requests,
 )
+from bot.privacy.access import VIEW_RESTRICTED, may_read, restricted, withheld_facts
+from bot.privacy.redaction import TEXT_EVENTS
 from bot.store.models import (
     HotlineRequest,
     OutboundMessage,
@@ -329,10 +338,13 @@ def _when(at: datetime, tz: tzinfo) -> dict[str, str]:
 
 
 async def _details(
-    session: AsyncSession, found: HotlineRequest, tz: tzinfo, now: datetime
+    session: AsyncSession, found: HotlineRequest, tz: tzinfo, now: datetime, viewer: Person
 ) -> dict[str, Any]:
-    """What the request page shows of a request."""
+    """What the request page shows of a request to `viewer`: a restricted request's messages,
+    resolution note and timeline texts only to those who may read it (bot/privacy/access.py);
+    to others its reference, school, status, times and a notice."""
     events: list[RequestEvent] = await events_of(session, found.id)
+    readable = may_read(viewer, found, await readers_of(session, found))
     ids = {e.person_id for e in events} | {found.resolved_by_id, found.acknowledged_by_id}
     wanted = [i for i in ids if i is not None]
     names = {
@@ -341,30 +353,39 @@ async def _details(
     pinged = (await pinged_names(session, [found.id])).get(found.id, ())
     messages = [{"text": found.text, **_when(found.created_at, tz)}]
     messages += [{"text": e.detail, **_when(e.at, tz)} for e in events if e.kind in MEMBER_MESSAGES]
+    school = found.school.name if found.school else ""
+
+    def detail(event: RequestEvent) -> str:
+        hidden = not readable and event.kind in TEXT_EVENTS and event.detail
+        return texts.WITHHELD_DETAIL if hidden else event.detail
+
     return {
         "key": _key(found),
         "reference": found.reference or f"#{found.id}",
         "kind": found.kind.value,
         "category": found.category or "",
-        "school": found.school.name if found.school else "",
+        "school": school,
+        "restricted": restricted(found),
+        "readable": readable,
+        "withheld": "" if readable else withheld_facts(found, school or None, tz),
         "level": found.level,
         "status": found.status.value,
         "owner": names.get(found.acknowledged_by_id or 0, ""),
         "resolved_by": names.get(found.resolved_by_id or 0, ""),
-        "resolution_note": found.resolution_note or "",
+        "resolution_note": (found.resolution_note or "") if readable else texts.WITHHELD_DETAIL,
         "member": found.person.name,
         "channel": found.channel,
         "version": found.version,
         "age": age(found.created_at, now),
         "pinged": ", ".join(pinged),
         **_when(found.created_at, tz),
-        "messages": messages,
+        "messages": messages if readable else [],
         "timeline": [
             {
                 "what": EVENTS.get(e.kind, e.kind.replace("_", " ").capitalize()),
                 "kind": e.kind,
                 "who": names.get(e.person_id or 0, "" if e.person_id is None else "someone"),
-                "detail": e.detail,
+                "detail": detail(e),
                 **_when(e.at, tz),
             }
             for e in events
@@ -424,6 +445,29 @@ def _notice(params: Mapping[str, str]) -> str | None:
     return None
 
 
+async def _viewed(
+    request: Request,
+    signed: Signed,
+    session: AsyncSession,
+    found: HotlineRequest,
+    now: datetime,
+    *,
+    every_view: bool,
+) -> dict[str, Any]:
+    """The page's facts, and its audit entry: "view-restricted" for a restricted request read
+    in full (each time, the page shown again after a refused form too), else "view" when
+    `every_view`."""
+    shown = await _details(session, found, bot_of(request).deps.timezone, now, signed.person)
+    if shown["restricted"] and shown["readable"]:
+        action = VIEW_RESTRICTED
+    elif every_view:
+        action = "view"
+    else:
+        return shown
+    record(session, actor(request, signed), action, _subject(found), about=found.person_id)
+    return shown
+
+
 async def request_view(request: Request, signed: Signed) -> Response:
     bot = bot_of(request)
     key = request.path_params["key"]
@@ -433,8 +477,7 @@ async def request_view(request: Request, signed: Signed) -> Response:
         found = await find_request(session, key)
         if found is None:
             return None
-        record(session, actor(request, signed), "view", _subject(found), about=found.person_id)
-        return await _details(session, found, bot.deps.timezone, now)
+        return await _viewed(request, signed, session, found, now, every_view=True)
 
     shown = await bot.db.transaction(work)
     if shown is None:
@@ -540,11 +583,16 @@ async def _run(
         done = await bot.db.transaction(work)
     except (Refused, StaleDataError) as exc:
         message, status = (str(exc), exc.status) if isinstance(exc, Refused) else (CHANGED, 409)
-        async with bot.db.reading() as session:
+
+        async def again(session: AsyncSession) -> dict[str, Any] | None:
             found = await find_request(session, key)
             if found is None:
-                return not_found(signed, f"Request {key[:40]}")
-            shown = await _details(session, found, bot.deps.timezone, now)
+                return None
+            return await _viewed(request, signed, session, found, now, every_view=False)
+
+        shown = await bot.db.transaction(again)
+        if shown is None:
+            return not_found(signed, f"Request {key[:40]}")
         return _request_page(shown, signed, status, errors={field_name: message}, values=form)
     if done is None:
         return not_found(signed, f"Request {key[:40]}")

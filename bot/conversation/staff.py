@@ -1,8 +1,8 @@
-"""Staff commands and buttons: /oncall, /open, /ack, /resolve, /note, /reply, /teach, /console;
-Acknowledge, Resolve and the teach buttons (bot/conversation/teach.py). The commands are declared
-in STAFF (bot/conversation/commands.py collects them; the dispatcher refuses members). A bad or
-unknown reference gets a clear message, a missing one the command's usage and the references it
-could take."""
+"""Staff commands and buttons: /oncall, /open [REF], /ack, /resolve, /note, /reply, /teach,
+/console; Acknowledge, Resolve and the teach buttons (bot/conversation/teach.py). The commands
+are declared in STAFF (bot/conversation/commands.py collects them; the dispatcher refuses
+members). A bad or unknown reference gets a clear message, a missing one the command's usage
+and the references it could take."""
 
 from __future__ import annotations
 
@@ -24,20 +24,27 @@ from bot.conversation.teach import (
 )
 from bot.core import texts
 from bot.core.errors import UserFacingError
-from bot.core.types import Reply
+from bot.core.types import IncomingMessage, Reply
+from bot.directory.audit import Actor, record
 from bot.directory.console_access import LINK_TTL, create_link, signin_url
 from bot.escalation.hotline import (
     acknowledge,
     acknowledged_line,
     add_note,
     by_reference,
+    readers_of,
     resolve,
     staff_reply,
 )
 from bot.escalation.rota_store import duty_now
+from bot.privacy.access import VIEW_RESTRICTED, may_read, restricted, withheld_facts
 from bot.store.models import HotlineRequest, Person, RequestStatus
+from bot.store.timeline import events_of
 
 USAGE_REFERENCES = 5  # open references listed when a command is missing its reference
+OPEN_EVENTS = 10  # the latest messages, notes and replies `/open REF` shows
+# What was written after the request's first message (its timeline's texts)
+LATER_TEXTS = ("message_added", "member_message", "note", "reply", "resolved")
 
 
 def _age(since: datetime, now: datetime) -> str:
@@ -86,7 +93,62 @@ async def _names(ctx: Context, emails: list[str | None]) -> dict[str | None, str
     return {e: found.get(e, e) for e in wanted} | {None: "nobody"}
 
 
-async def open_list(deps: Deps, ctx: Context, _rest: str) -> list[Reply]:
+def _in_shared_chat(message: IncomingMessage) -> bool:
+    """Whether a reply would be read by others: a group or channel, not the person's own chat
+    with the bot (Slack's direct messages have ids starting with D)."""
+    if message.private_chat_id is None or message.chat_id == message.private_chat_id:
+        return False
+    return not (message.channel == "slack" and message.chat_id.startswith("D"))
+
+
+async def open_one(deps: Deps, ctx: Context, request: HotlineRequest) -> Reply:
+    """`/open REF`: the request and its messages. A restricted one (bot/privacy/access.py) is
+    shown in full only to those who may read it, only in their own chat with the bot, and each
+    such view is in the audit log; others get its reference, school, status and times."""
+    school = request.school.name if request.school else None
+    tz = deps.timezone
+    if restricted(request):
+        if not may_read(ctx.person, request, await readers_of(ctx.session, request)):
+            return Reply(withheld_facts(request, school, tz))
+        if _in_shared_chat(ctx.message):
+            return Reply(
+                texts.OPEN_IN_PRIVATE.format(reference=request.reference, category=request.category)
+            )
+        record(
+            ctx.session,
+            Actor(ctx.person.id, None, "chat"),
+            VIEW_RESTRICTED,
+            request.reference or f"#{request.id}",
+            about=request.person_id,
+            at=ctx.now,
+        )
+    member = await ctx.session.get(Person, request.person_id)
+    owner = await ctx.session.get(Person, request.acknowledged_by_id or 0)
+    lines = [
+        texts.OPEN_DETAIL.format(
+            reference=request.reference,
+            kind=request.kind.value,
+            category=request.category or "no category",
+            status=request.status.value,
+            school=school or "no school",
+            member=member.name if member else "unknown",
+            opened=f"{request.created_at.astimezone(tz):%d %b %H:%M}",
+            owner=f", with {owner.name}" if owner else "",
+            text=request.text,
+        )
+    ]
+    events = [e for e in await events_of(ctx.session, request.id) if e.kind in LATER_TEXTS]
+    lines += [
+        f"{e.at.astimezone(tz):%d %b %H:%M} {e.kind.replace('_', ' ')}: {e.detail}"
+        for e in events[-OPEN_EVENTS:]
+    ]
+    return Reply("\n".join(lines))
+
+
+async def open_list(deps: Deps, ctx: Context, rest: str) -> list[Reply]:
+    raw = rest.split(" ", 1)[0]
+    if raw:
+        return [await open_one(deps, ctx, await _request(ctx, raw))]
     rows = list(
         await ctx.session.scalars(
             select(HotlineRequest)
@@ -230,7 +292,12 @@ async def console_cmd(deps: Deps, ctx: Context, _rest: str) -> list[Reply]:
 
 STAFF: tuple[Command, ...] = (
     Command("/oncall", FOR_STAFF, oncall, "who is on duty now"),
-    Command("/open", FOR_STAFF, open_list, "the requests not resolved yet"),
+    Command(
+        "/open",
+        FOR_STAFF,
+        open_list,
+        "the requests not resolved yet (/open REF: one request and its messages)",
+    ),
     Command("/ack", FOR_STAFF, ack, "take a request; the member is told you have it", "REF"),
     Command(
         "/resolve",

@@ -335,3 +335,26 @@ DIGEST_SHOW_DEFAULT = (
     "({email}). Choose with {usage}."
 )
 DIGEST_SHOW_OFF = "You don't get the weekly digest. Start it with /digest chat or /digest email."
+
+# Restricted requests (safeguarding, allegation: bot/privacy/access.py): what those without the
+# safeguarding role, and shared chats, get instead of the words
+WITHHELD_CHAT = (
+    "{category} {kind} at {school}, {reference}, open it in a direct message: /open {reference}"
+)
+WITHHELD_PING = "{summary}\nFrom: {member} ({phone})"
+WITHHELD_FACTS = (
+    "{reference}, {school}, {status}, {times}. Restricted ({category}): only staff with the "
+    "safeguarding role and those pinged for it read its messages."
+)
+WITHHELD_OPENED = "opened {at}"
+WITHHELD_ACKNOWLEDGED = "acknowledged {at}"
+WITHHELD_RESOLVED = "resolved {at}"
+WITHHELD_DETAIL = "(withheld: restricted)"
+OPEN_IN_PRIVATE = (
+    "{reference} is restricted ({category}): send /open {reference} to me in a direct message, "
+    "not in a shared chat."
+)
+OPEN_DETAIL = (
+    "{reference} ({kind}, {category}) {status}\nSchool: {school}\nFrom: {member}\n"
+    "Opened {opened}{owner}\nMessage: {text}"
+)

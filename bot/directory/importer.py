@@ -72,6 +72,7 @@ async def _apply_people(
             "job_title": rec.job_title,
             "phone": rec.phone,
             "working_hours": rec.working_hours,
+            "safeguarding": rec.safeguarding,
             "school_id": school.id if school else None,
         }
         person = existing.get(rec.email)

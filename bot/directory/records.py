@@ -23,7 +23,18 @@ HOURS = re.compile(
 )
 PHASES = ("nursery", "primary", "secondary", "special", "all-through", "alternative-provision")
 PERSON_COLUMNS = ("email", "name", "role")
-OPTIONAL_PERSON_COLUMNS = ("school", "school_name", "phase", "job_title", "phone", "working_hours")
+OPTIONAL_PERSON_COLUMNS = (
+    "school",
+    "school_name",
+    "phase",
+    "job_title",
+    "phone",
+    "working_hours",
+    "safeguarding",
+)
+# How a CSV cell (or a quoted YAML value) says yes or no to the safeguarding role
+YES = ("true", "yes", "y", "1")
+NO = ("false", "no", "n", "0", "")
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,8 @@ class PersonRecord:
     job_title: str | None
     phone: str | None
     working_hours: str | None
+    # staff who read safeguarding and allegation requests in full (bot/privacy/access.py)
+    safeguarding: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,17 @@ def _text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def _yes_no(value: Any) -> bool | None:
+    """The safeguarding flag: YAML's true / false, or a CSV cell's yes / no (blank: no);
+    None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    text = "" if value is None else str(value).strip().lower()
+    if text in YES:
+        return True
+    return False if text in NO else None
 
 
 def valid_working_hours(value: str) -> bool:
@@ -105,6 +129,13 @@ def _person(row: dict[str, Any], line: int | None, out: Problems) -> PersonRecor
     if hours and not valid_working_hours(hours):
         out.add(f"{label}: working_hours: {hours!r} is not like 'Mon-Fri 08:00-17:00'", line)
         ok = False
+    safeguarding = _yes_no(row.get("safeguarding"))
+    if safeguarding is None:
+        out.add(f"{label}: safeguarding: {row.get('safeguarding')!r} is not true or false", line)
+        ok = False
+    elif safeguarding and role == "member":
+        out.add(f"{label}: safeguarding: only staff and admins can hold the role", line)
+        ok = False
     if not ok or not name:
         return None
     return PersonRecord(
@@ -115,6 +146,7 @@ def _person(row: dict[str, Any], line: int | None, out: Problems) -> PersonRecor
         job_title=_text(row.get("job_title")),
         phone=_text(row.get("phone")),
         working_hours=hours,
+        safeguarding=bool(safeguarding),
     )
 
 

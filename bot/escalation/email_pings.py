@@ -176,7 +176,8 @@ async def _reachable_people(session: AsyncSession, people_ids: Sequence[int]) ->
     return set(rows)
 
 
-async def _pinged_so_far(session: AsyncSession, request: HotlineRequest) -> set[int]:
+async def pinged_so_far(session: AsyncSession, request: HotlineRequest) -> set[int]:
+    """Everyone pinged for the request so far, in chat or by email."""
     rows = await session.scalars(
         select(OutboundMessage.person_id)
         .where(
@@ -213,7 +214,7 @@ async def queue_ping_emails(
     if not people:
         return 0
     by_chat = await _reachable_people(session, [p.id for p in people])
-    pinged = await _pinged_so_far(session, request) | {p.id for p in people}
+    pinged = await pinged_so_far(session, request) | {p.id for p in people}
     names = {
         p.id: p.name
         for p in await session.scalars(select(Person).where(Person.id.in_(list(pinged))))

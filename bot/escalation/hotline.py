@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from bot.core import texts
 from bot.core.types import Button, Reply
 from bot.delivery.outbox import enqueue
-from bot.escalation.email_pings import cancel_ping_emails, member_by_email
+from bot.escalation.email_pings import cancel_ping_emails, member_by_email, pinged_so_far
 from bot.escalation.policy import (
     EscalationConfig,
     Step,
@@ -30,6 +30,7 @@ from bot.escalation.policy import (
 )
 from bot.escalation.requests import new_request
 from bot.escalation.rota_store import current_rota
+from bot.privacy.access import restricted, withheld
 from bot.store.models import (
     HotlineRequest,
     OutboundMessage,
@@ -38,6 +39,7 @@ from bot.store.models import (
     RequestEvent,
     RequestKind,
     RequestStatus,
+    School,
     utcnow,
 )
 from bot.store.timeline import add_event
@@ -199,12 +201,14 @@ async def post_support_request(
     """A non-urgent request goes to the staff chat for anyone to claim; no timers.
     `extra_buttons` follow the claim button (the dispatcher's "Teach: ..." choices)."""
     member = await session.get(Person, request.person_id)
-    reply = Reply(
-        texts.SUPPORT_POST.format(
+    post = (
+        await _withheld(session, request)
+        if restricted(request)
+        else texts.SUPPORT_POST.format(
             reference=request.reference, member=member.name if member else "?", text=request.text
-        ),
-        (texts.claim_button(request.id), *extra_buttons),
+        )
     )
+    reply = Reply(post, (texts.claim_button(request.id), *extra_buttons))
     add_event(session, request.id, "opened", request.text, request.person_id, now)
     await copy_to_staff_chat(session, config, request, now, reply, f"support:{request.id}")
 
@@ -232,6 +236,18 @@ async def pinged_people(session: AsyncSession, request: HotlineRequest) -> list[
         .distinct()
     )
     return [r for r in rows if r is not None]
+
+
+async def readers_of(session: AsyncSession, request: HotlineRequest) -> list[int]:
+    """Everyone pinged for the request, in chat or by email: they may read a restricted
+    request in full (bot/privacy/access.py `may_read`)."""
+    return sorted(await pinged_so_far(session, request))
+
+
+async def _withheld(session: AsyncSession, request: HotlineRequest) -> str:
+    """A restricted request's summary line for the staff chat."""
+    school = await session.get(School, request.school_id) if request.school_id else None
+    return withheld(request, school.name if school else None)
 
 
 async def pings_of_step(session: AsyncSession, request: HotlineRequest) -> int:
@@ -441,13 +457,14 @@ async def _relay_follow_up(
         texts.FOLLOW_UP.format(reference=request.reference, member=member.name, text=text)
     )
     key = f"followup:{event.id}"
+    shared = Reply(await _withheld(session, request)) if restricted(request) else reply
     owners = (
         [request.acknowledged_by_id]
         if request.acknowledged_by_id
         else await pinged_people(session, request)
     )
     await notify_people(session, request, owners, reply, key, now)
-    await copy_to_staff_chat(session, config, request, now, reply, f"{key}:staff")
+    await copy_to_staff_chat(session, config, request, now, shared, f"{key}:staff")
 
 
 async def remind(

@@ -22,6 +22,7 @@ from bot.escalation.chains import Chain, ChainStep
 from bot.escalation.email_pings import EmailPings, queue_ping_emails
 from bot.escalation.rota import Duty, Rota, next_opening
 from bot.escalation.rota_store import rota_and_duty
+from bot.privacy.access import restricted, withheld
 from bot.store.models import HotlineRequest, Identity, Person, School
 from bot.store.timeline import add_event
 
@@ -66,21 +67,36 @@ async def reachable_identities(session: AsyncSession, email: str | None) -> list
 
 
 async def ping_text(
-    session: AsyncSession, request: HotlineRequest, level: str, warning: str = ""
+    session: AsyncSession,
+    request: HotlineRequest,
+    level: str,
+    warning: str = "",
+    *,
+    shared: bool = False,
 ) -> Reply:
     """What a duty officer needs to act: who, where, what, how to call, and the buttons. A
-    warning (nobody could be pinged) goes first, with the same details."""
+    warning (nobody could be pinged) goes first, with the same details. `shared`: for a staff
+    chat, where a restricted request (bot/privacy/access.py) shows only its summary line."""
     member = await session.get(Person, request.person_id)
     school = await session.get(School, request.school_id) if request.school_id else None
-    text = texts.STAFF_PING.format(
-        reference=request.reference,
-        level=level,
-        category=request.category or "urgent",
-        school=school.name if school else "no school",
-        member=member.name if member else "unknown",
-        phone=(member.phone if member and member.phone else "no phone on file"),
-        text=request.text,
-    )
+    phone = member.phone if member and member.phone else "no phone on file"
+    if shared and restricted(request):
+        # No words of the request; who to call stays (a warning may say "phone the school").
+        text = texts.WITHHELD_PING.format(
+            summary=withheld(request, school.name if school else None),
+            member=member.name if member else "unknown",
+            phone=phone,
+        )
+    else:
+        text = texts.STAFF_PING.format(
+            reference=request.reference,
+            level=level,
+            category=request.category or "urgent",
+            school=school.name if school else "no school",
+            member=member.name if member else "unknown",
+            phone=phone,
+            text=request.text,
+        )
     return Reply(
         f"{warning}\n{text}" if warning else text,
         (
@@ -181,6 +197,7 @@ async def escalate(
             request,
             FALLBACK_LABEL,
             texts.NO_ROTA_ALERT.format(reference=request.reference),
+            shared=True,
         )
         await copy_to_staff_chat(
             session, config, request, now, alert, f"norota:{request.id}:{request.steps}"
@@ -243,6 +260,7 @@ async def escalate(
             request,
             step.staff_label,
             texts.NOBODY_REACHABLE.format(reference=request.reference),
+            shared=True,
         )
         await copy_to_staff_chat(
             session, config, request, now, alert, f"nobody:{request.id}:{request.steps}"
@@ -259,7 +277,8 @@ async def escalate(
         at=now,
     )
     await _email(session, request, tried, now, config)
-    copy = Reply(ping.text, ping.buttons)
+    # The staff chat's copy: a restricted request's words stay with those pinged.
+    copy = await ping_text(session, request, step.staff_label, shared=True)
     await copy_to_staff_chat(
         session, config, request, now, copy, f"staffcopy:{request.id}:{request.steps}"
     )
@@ -305,6 +324,7 @@ async def _exhausted(
         request,
         chain.step(len(chain.steps)).staff_label,
         texts.CHAIN_EXHAUSTED.format(reference=request.reference),
+        shared=True,
     )
     await copy_to_staff_chat(
         session, config, request, now, alert, f"exhausted:{request.id}:{request.steps}"

@@ -139,3 +139,36 @@ async def test_no_overall_limit_sends_to_different_chats_without_waiting() -> No
     # Only the per-chat interval applies: the second message to "x" a second after the first.
     assert [at for _, _, at in log] == [100.0, 100.0, 100.0, 101.0]
     assert t.sleeps == 1
+
+
+class LateTime(VirtualTime):
+    """A busy event loop: every sleep wakes `late` seconds after it was due."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds + self.late)
+
+
+@pytest.mark.parametrize("late", [0.004, 0.02, 0.3], ids=["a little", "a spacing", "a lot"])
+async def test_a_loop_that_wakes_late_still_sends_at_the_limit_and_never_above(
+    late: float,
+) -> None:
+    """Senders that wake late for their slot keep the rate when the lateness is under half a
+    spacing (the next slot counts from when this one was due), and no one-second window ever
+    holds more than the limit, however late they wake."""
+    t = LateTime(late)
+    per_second = 50
+    throttle = Throttle(per_second=per_second, chat_interval_s=0.0, clock=t.clock, sleep=t.sleep)
+    log: list[tuple[str, str, float]] = []
+    await t.run(sender(throttle, "server", f"#{n}", log, t)() for n in range(500))
+
+    times = [at for _, _, at in log]
+    assert busiest_second(times) <= per_second
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    if late < 0.5 / per_second:
+        assert rate == pytest.approx(per_second, rel=0.01)
+    else:  # the credit is half a spacing at most: later than that is lost, not made up in bursts
+        assert rate < per_second
