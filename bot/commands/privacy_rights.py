@@ -2,8 +2,9 @@
 copy of their data and their erasure (bot/privacy/export.py, erase.py), both recorded in the
 audit log with the command line as who did it.
 
-The rota check lives here, not in bot/privacy (which may not import bot.escalation): erase.py
-is handed `on_rota`, which names where the person is still on the duty rota.
+The rota check is escalation's (bot/escalation/rota_store.py `rota_duties`; bot/privacy may not
+import bot.escalation): erase.py is handed `on_rota`, which names where the person is still on
+the duty rota.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from bot.commands.common import settings, with_db
 from bot.core.errors import UserFacingError
 
 if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
-
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.privacy.erase import Plan
@@ -40,47 +39,6 @@ async def _person(session: AsyncSession, email: str) -> Person:
     if when is not None:
         raise AlreadyErasedError(email, when)
     raise UserFacingError(f"{email}: nobody in the directory has this email")
-
-
-async def rota_duties(
-    session: AsyncSession, person: Person, now: datetime, tz: ZoneInfo
-) -> list[str]:
-    """Where `person` is on the duty rota now or later: the pattern's shifts (they recur), the
-    fallback, the chains' named people and groups, and covers not ended yet."""
-    from sqlalchemy import select
-
-    from bot.escalation.rota_store import current_rota
-    from bot.store.models import RotaOverride
-
-    email = person.email.lower()
-    found: list[str] = []
-    rota = await current_rota(session)
-    if rota is not None:
-        for shift in rota.pattern:
-            for role, holder in (("primary", shift.primary), ("backup", shift.backup)):
-                if holder is not None and holder.lower() == email:
-                    found.append(f"{role} on {shift.span}")
-        if rota.fallback.lower() == email:
-            found.append("the fallback")
-        for name, people in rota.groups.items():
-            if email in (p.lower() for p in people):
-                found.append(f"in the group {name}")
-        for chain in rota.chains.values():
-            for step in chain.steps:
-                if step.kind == "person" and step.name.lower() == email:
-                    found.append(f"named in the chain {chain.name}")
-    covers = await session.scalars(
-        select(RotaOverride)
-        .where(RotaOverride.person_id == person.id, RotaOverride.ends_at > now)
-        .order_by(RotaOverride.starts_at)
-    )
-    for cover in covers:
-        found.append(
-            f"{cover.role} cover #{cover.id} from "
-            f"{cover.starts_at.astimezone(tz):%a %d %b %Y %H:%M} to "
-            f"{cover.ends_at.astimezone(tz):%a %d %b %Y %H:%M}"
-        )
-    return found
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
@@ -123,6 +81,8 @@ def cmd_erase(args: argparse.Namespace, out: TextIO) -> int:
 
     tz = settings().tz
     now = datetime.now(UTC)
+
+    from bot.escalation.rota_store import rota_duties
 
     async def on_rota(session: AsyncSession, person: Person) -> list[str]:
         return await rota_duties(session, person, now, tz)

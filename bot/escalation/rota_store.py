@@ -242,3 +242,39 @@ async def reachable_emails(session: AsyncSession) -> set[str]:
         .where(Identity.reachable.is_(True))
     )
     return set(rows)
+
+
+async def rota_duties(
+    session: AsyncSession, person: Person, now: datetime, tz: ZoneInfo
+) -> list[str]:
+    """Where `person` is on the duty rota now or later: the pattern's shifts (they recur), the
+    fallback, the chains' named people and groups, and covers not ended yet."""
+    email = person.email.lower()
+    found: list[str] = []
+    rota = await current_rota(session)
+    if rota is not None:
+        for shift in rota.pattern:
+            for role, holder in (("primary", shift.primary), ("backup", shift.backup)):
+                if holder is not None and holder.lower() == email:
+                    found.append(f"{role} on {shift.span}")
+        if rota.fallback.lower() == email:
+            found.append("the fallback")
+        for name, people in rota.groups.items():
+            if email in (p.lower() for p in people):
+                found.append(f"in the group {name}")
+        for chain in rota.chains.values():
+            for step in chain.steps:
+                if step.kind == "person" and step.name.lower() == email:
+                    found.append(f"named in the chain {chain.name}")
+    covers = await session.scalars(
+        select(RotaOverride)
+        .where(RotaOverride.person_id == person.id, RotaOverride.ends_at > now)
+        .order_by(RotaOverride.starts_at)
+    )
+    for cover in covers:
+        found.append(
+            f"{cover.role} cover #{cover.id} from "
+            f"{cover.starts_at.astimezone(tz):%a %d %b %Y %H:%M} to "
+            f"{cover.ends_at.astimezone(tz):%a %d %b %Y %H:%M}"
+        )
+    return found

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -113,22 +113,31 @@ class Plan:
     pending: int  # of the messages, those not sent yet (cancelled)
     invites: int
     console: int  # sign-in links and sessions
+    held: int = 0  # of the requests, those under a legal hold: their texts are kept
 
     def lines(self) -> list[str]:
-        return [
+        lines = [
             f"delete {self.accounts} linked chat account(s)",
             f"delete {self.invites} invitation code(s) and {self.console} console sign-in(s)",
             f"redact {self.questions} question(s) and delete {self.feedback} feedback answer(s)",
-            f"redact the texts of {self.requests} request(s), keeping them for the records",
+            f"redact the texts of {self.requests - self.held} request(s), keeping them for the "
+            "records",
             f"redact {self.messages} message(s) sent to them, cancelling {self.pending} not sent",
             "turn the digest off and anonymise the directory record",
         ]
+        if self.held:
+            lines.insert(
+                4,
+                f"keep the texts of {self.held} request(s) under a legal hold as they are "
+                "(hotline privacy release REF, then erase again, to remove them)",
+            )
+        return lines
 
     def detail(self) -> str:
         return (
             f"accounts {self.accounts}, questions {self.questions}, feedback {self.feedback}, "
-            f"requests {self.requests}, messages {self.messages} ({self.pending} cancelled), "
-            f"invites {self.invites}, console {self.console}"
+            f"requests {self.requests} ({self.held} held, kept), messages {self.messages} "
+            f"({self.pending} cancelled), invites {self.invites}, console {self.console}"
         )
 
 
@@ -154,6 +163,12 @@ async def plan(session: AsyncSession, person: Person) -> Plan:
         requests=await _count(session, HotlineRequest.person_id, pid),
         messages=await _count(session, OutboundMessage.person_id, pid),
         pending=pending or 0,
+        held=await session.scalar(
+            select(func.count()).where(
+                HotlineRequest.person_id == pid, HotlineRequest.hold_reason.is_not(None)
+            )
+        )
+        or 0,
         invites=await _count(session, InviteCode.person_id, pid),
         console=await _count(session, ConsoleLink.person_id, pid)
         + await _count(session, ConsoleSession.person_id, pid),
@@ -212,7 +227,10 @@ async def erase_person(
         redact_question(question, text, now)
     requests = await session.scalars(select(HotlineRequest).where(HotlineRequest.person_id == pid))
     for request in list(requests):
-        await redact_request(session, request, text, now)
+        # A legal hold outweighs the erasure (the record may be needed for a legal claim): its
+        # texts stay until the hold is released; the person's directory record still goes.
+        if request.hold_reason is None:
+            await redact_request(session, request, text, now)
         # Where their conversation was (a private chat's id is their account's): a reply
         # typed later reaches nobody.
         request.chat_id = placeholder(pid)
@@ -223,10 +241,21 @@ async def erase_person(
         .where(OutboundMessage.person_id == pid, OutboundMessage.status.in_(PENDING))
         .values(status=OutboxStatus.CANCELLED, last_error="erased")
     )
+    held = select(HotlineRequest.id).where(
+        HotlineRequest.person_id == pid, HotlineRequest.hold_reason.is_not(None)
+    )
     await session.execute(  # the address or chat they were sent to goes with the text
         update(OutboundMessage)
         .where(OutboundMessage.person_id == pid)
-        .values(text=text, chat_id=placeholder(pid))
+        .values(chat_id=placeholder(pid))
+    )
+    await session.execute(  # the texts too, but those about a request under a legal hold
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.person_id == pid,
+            or_(OutboundMessage.request_id.is_(None), OutboundMessage.request_id.not_in(held)),
+        )
+        .values(text=text)
     )
 
     school = await session.get(School, person.school_id) if person.school_id else None

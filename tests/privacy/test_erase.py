@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.commands.privacy_rights import rota_duties
 from bot.core.errors import UserFacingError
 from bot.directory.audit import Actor
+from bot.escalation.rota_store import rota_duties
 from bot.privacy.erase import erase_person, erased_on
 from bot.store import Database
 from bot.store.models import (
@@ -219,3 +219,48 @@ async def test_refused_while_on_the_rota_until_replaced(p: Partnership, db_url: 
     await _erase(p.db, cover.id, now)
     erased = await _person(p.db, cover.id)
     assert erased.name == "a former member" and erased.erased_at is not None  # staff: no school
+
+
+async def test_a_request_under_a_legal_hold_keeps_its_texts_through_an_erasure(
+    p: Partnership, db_url: str
+) -> None:
+    """The hold outweighs the erasure: the held request's texts, and the messages sent to them
+    about it, stay; the rest of the person goes as usual. Once the hold is released, the
+    retention policy removes those texts in its time."""
+    from bot.privacy.holds import hold
+
+    member = await member_with_everything(p)
+    held_ref, other_ref = member.references[0], member.references[1]
+    async with p.db.session() as s:
+        await hold(s, held_ref, "a claim is expected", Actor(None, None, "cli"), datetime.now(UTC))
+        kept = await s.scalar(
+            select(HotlineRequest.text).where(HotlineRequest.reference == held_ref)
+        )
+    env = {"DATABASE_URL": db_url}
+    asked = run_hotline("privacy", "erase", member.email, env=env)
+    assert asked.returncode == 0, asked.stderr
+    assert "redact the texts of 1 request(s), keeping them for the records" in asked.stdout
+    assert "keep the texts of 1 request(s) under a legal hold as they are" in asked.stdout
+
+    done = run_hotline("privacy", "erase", member.email, "--yes", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "(1 held, kept)" in done.stdout
+    async with p.db.session() as s:
+        rows = {
+            r.reference: r
+            for r in await s.scalars(
+                select(HotlineRequest).where(HotlineRequest.person_id == member.id)
+            )
+        }
+        about_held = list(
+            await s.scalars(
+                select(OutboundMessage.text).where(
+                    OutboundMessage.request_id == rows[held_ref].id,
+                    OutboundMessage.person_id == member.id,
+                )
+            )
+        )
+    assert rows[held_ref].text == kept and rows[held_ref].redacted_at is None
+    assert MARKER.match(rows[other_ref].text)
+    assert about_held and all(not MARKER.match(t) for t in about_held)
+    assert (await _person(p.db, member.id)).name == FORMER
