@@ -38,13 +38,14 @@ from bot.escalation.hotline import (
 )
 from bot.escalation.rota_store import duty_now
 from bot.privacy.access import VIEW_RESTRICTED, may_read, restricted, withheld_facts
+from bot.privacy.redaction import TEXT_EVENTS
 from bot.store.models import HotlineRequest, Person, RequestStatus
 from bot.store.timeline import events_of
 
 USAGE_REFERENCES = 5  # open references listed when a command is missing its reference
 OPEN_EVENTS = 10  # the latest messages, notes and replies `/open REF` shows
 # What was written after the request's first message (its timeline's texts)
-LATER_TEXTS = ("message_added", "member_message", "note", "reply", "resolved")
+LATER_TEXTS = tuple(kind for kind in TEXT_EVENTS if kind != "opened")
 
 
 def _age(since: datetime, now: datetime) -> str:
