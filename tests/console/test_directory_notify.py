@@ -7,15 +7,14 @@ is refused. Through the real web app and database."""
 
 from __future__ import annotations
 
-import html
 import re
 
-import httpx
 from sqlalchemy import func, select
 
 from bot.store import Database
 from bot.store.models import AuditEntry, Person
 from tests.console.conftest import Console
+from tests.console.test_directory_page import post, text_of
 
 PAGE = "/console/directory"
 
@@ -41,20 +40,6 @@ async def audit(db: Database) -> list[tuple[str, int | None, int | None, str, st
 async def entries(db: Database) -> int:
     async with db.session() as session:
         return await session.scalar(select(func.count()).select_from(AuditEntry)) or 0
-
-
-async def post(http: httpx.AsyncClient, path: str, **fields: str | int) -> httpx.Response:
-    """A form's POST from the page, with the page's CSRF token."""
-    page = await http.get(PAGE)
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token is not None
-    return await http.post(
-        f"{PAGE}/{path}", data={"csrf": token.group(1), **{k: str(v) for k, v in fields.items()}}
-    )
-
-
-def text_of(response: httpx.Response) -> str:
-    return html.unescape(response.text)
 
 
 async def test_an_admin_sets_the_digest_channel_and_it_is_audited(c: Console) -> None:
